@@ -1,0 +1,282 @@
+/* Copy-up (DESIGN section 4): the first change to an entry of a lower layer
+ * copies it to the upper layer, parents first. The copy is built in the work
+ * directory and renamed into place, so nobody sees half of it and a crash
+ * leaves only scratch that the next mount removes. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static int copy_range_rw(int src, int dst, off_t pos, off_t end)
+{
+	char buf[65536];
+
+	while (pos < end) {
+		size_t want = (size_t)(end - pos) < sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
+		ssize_t n = pread(src, buf, want, pos);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		if (pwrite(dst, buf, (size_t)n, pos) != n)
+			return errno ? -errno : -EIO;
+		pos += n;
+	}
+	return 0;
+}
+
+/* Copy [POS, END) with copy_file_range, falling back to read/write where
+ * the kernel cannot (different filesystems on older kernels). */
+static int copy_range(int src, int dst, off_t pos, off_t end)
+{
+	while (pos < end) {
+		loff_t in = pos, out = pos;
+		ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(end - pos), 0);
+
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+			      errno == EOPNOTSUPP))
+			return copy_range_rw(src, dst, pos, end);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		pos += n;
+	}
+	return 0;
+}
+
+/* Data extents only: holes stay holes (SEEK_DATA/SEEK_HOLE). */
+static int copy_data(int src, int dst, off_t size)
+{
+	off_t pos = 0;
+	int err = 0;
+
+	if (ioctl(dst, FICLONE, src) == 0)
+		return 0;
+	while (!err && pos < size) {
+		off_t data = lseek(src, pos, SEEK_DATA);
+		off_t hole;
+
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0) {
+			/* No SEEK_DATA here: copy everything. */
+			err = copy_range(src, dst, pos, size);
+			break;
+		}
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = size;
+		err = copy_range(src, dst, data, hole);
+		pos = hole;
+	}
+	if (!err && ftruncate(dst, size) < 0)
+		err = -errno;
+	return err;
+}
+
+static int copy_xattr(const char *from, const char *to, const char *name)
+{
+	ssize_t len = lgetxattr(from, name, NULL, 0);
+	char *value;
+	int err = 0;
+
+	if (len < 0)
+		return errno == ENODATA ? 0 : -errno;
+	value = malloc(len ? (size_t)len : 1);
+	if (!value)
+		return -ENOMEM;
+	len = lgetxattr(from, name, value, (size_t)len);
+	if (len < 0 || lsetxattr(to, name, value, (size_t)len, 0) < 0)
+		err = -errno;
+	free(value);
+	/* A filesystem without xattrs for a namespace loses them, as cp -a does. */
+	return err == -EOPNOTSUPP ? 0 : err;
+}
+
+/* Every xattr but the union's own; security.capability last, because the
+ * chown before it would clear it. */
+static int copy_xattrs(const char *from, const char *to)
+{
+	ssize_t len = llistxattr(from, NULL, 0);
+	char *list, *name;
+	int err = 0;
+
+	if (len <= 0)
+		return len < 0 && errno != EOPNOTSUPP ? -errno : 0;
+	list = malloc((size_t)len);
+	if (!list)
+		return -ENOMEM;
+	len = llistxattr(from, list, (size_t)len);
+	if (len < 0)
+		err = -errno;
+	for (name = list; !err && name < list + len; name += strlen(name) + 1)
+		if (!xattr_is_private(name) && strcmp(name, "security.capability") != 0)
+			err = copy_xattr(from, to, name);
+	if (!err)
+		err = copy_xattr(from, to, "security.capability");
+	free(list);
+	return err;
+}
+
+/* Make the scratch copy WORK/TMP of SRC (whose stat is ST). */
+static int copy_object(struct ufs *u, const struct at *src, const struct stat *st,
+		       const char *tmp, bool with_data)
+{
+	int sfd, tfd, err = 0;
+	char *target;
+	ssize_t len;
+
+	switch (st->st_mode & S_IFMT) {
+	case S_IFREG:
+		tfd = openat(u->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (tfd < 0)
+			return -errno;
+		if (with_data) {
+			sfd = openat(src->dirfd, src->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			err = sfd < 0 ? -errno : copy_data(sfd, tfd, st->st_size);
+			if (sfd >= 0)
+				close(sfd);
+		}
+		close(tfd);
+		return err;
+	case S_IFDIR:
+		return mkdirat(u->work_fd, tmp, 0700) < 0 ? -errno : 0;
+	case S_IFLNK:
+		target = malloc((size_t)st->st_size + 1);
+		if (!target)
+			return -ENOMEM;
+		len = readlinkat(src->dirfd, src->name, target, (size_t)st->st_size + 1);
+		if (len < 0 || len > st->st_size)
+			err = len < 0 ? -errno : -EIO;
+		else {
+			target[len] = '\0';
+			if (symlinkat(target, u->work_fd, tmp) < 0)
+				err = -errno;
+		}
+		free(target);
+		return err;
+	default:
+		return mknodat(u->work_fd, tmp, st->st_mode, st->st_rdev) < 0 ? -errno : 0;
+	}
+}
+
+/* Owner, then mode (chown clears set-id bits), xattrs, and times last. */
+static int copy_meta(struct ufs *u, const struct at *src, const struct stat *st, const char *tmp)
+{
+	char from[LAYER_PROC_PATH_MAX], to[LAYER_PROC_PATH_MAX];
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	int err;
+
+	if (fchownat(u->work_fd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(st->st_mode) &&
+	    fchmodat(u->work_fd, tmp, st->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	layer_proc_path(src->dirfd, src->name, from);
+	layer_proc_path(u->work_fd, tmp, to);
+	err = copy_xattrs(from, to);
+	if (err)
+		return err;
+	if (utimensat(u->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A copy-up is not a change the user made: the upper parent keeps its times. */
+static void restore_dir_times(int dirfd, const struct stat *before)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	struct timespec ts[2] = { before->st_atim, before->st_mtim };
+
+	layer_proc_path(dirfd, ".", path);
+	utimensat(AT_FDCWD, path, ts, 0);
+}
+
+static int copyup_one(struct ufs *u, struct node *node, bool with_data)
+{
+	char tmp[UFS_TMPNAME_MAX];
+	struct stat st, parent_st;
+	struct at src, dst;
+	int err;
+
+	err = at_open(u, node, node->top, &src);
+	if (err)
+		return err;
+	err = at_open(u, node, u->upper, &dst);
+	if (err)
+		goto out_src;
+	if (fstatat(src.dirfd, src.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstat(dst.dirfd, &parent_st) < 0) {
+		err = -errno;
+		goto out_dst;
+	}
+	ufs_tmpname(u, tmp, sizeof(tmp));
+	err = copy_object(u, &src, &st, tmp, with_data);
+	if (!err)
+		err = copy_meta(u, &src, &st, tmp);
+	if (!err && renameat2(u->work_fd, tmp, dst.dirfd, dst.name, RENAME_NOREPLACE) < 0)
+		err = -errno;
+	if (err)
+		util_remove_tree(u->work_fd, tmp);
+	else
+		restore_dir_times(dst.dirfd, &parent_st);
+out_dst:
+	at_close(&dst);
+out_src:
+	at_close(&src);
+	return err;
+}
+
+int copyup(struct ufs *u, struct node *node, bool with_data)
+{
+	int err;
+
+	if (ufs_read_only(u))
+		return -EROFS;
+	if (node->detached)
+		return -ENOENT;
+	if (node->top == u->upper)
+		return 0;
+	err = copyup(u, node->parent, true);
+	if (err)
+		return err;
+	if (node_is_dir(node)) {
+		err = ufs_layers_final(u, node);
+		if (err)
+			return err;
+	}
+	err = copyup_one(u, node, with_data);
+	if (err)
+		return err;
+	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
+		return -ENOMEM;
+	node->top = u->upper;
+	return 0;
+}
+
+int copyup_tree(struct ufs *u, struct node *dir)
+{
+	struct node *child, *tmp;
+	int err = copyup(u, dir, true);
+
+	if (!err)
+		err = ufs_view_build(u, dir);
+	HASH_ITER(hh, dir->children, child, tmp) {
+		if (err)
+			break;
+		if (child->type == 0)
+			continue;
+		err = node_is_dir(child) ? copyup_tree(u, child) : copyup(u, child, true);
+	}
+	return err;
+}

@@ -1,0 +1,395 @@
+/* Namespace changes (DESIGN section 4): creating over whiteouts, removing
+ * with whiteouts, and renames that keep what the move means in the upper
+ * layer. All of them hold the tree lock exclusive. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum new_kind { NEW_FILE, NEW_DIR, NEW_SYMLINK, NEW_NODE, NEW_LINK };
+
+struct new_entry {
+	enum new_kind kind;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;          /* NEW_SYMLINK */
+	struct node *link_src;       /* NEW_LINK */
+	int open_flags;              /* NEW_FILE */
+	int fd;                      /* NEW_FILE: out */
+};
+
+static int check_name(const char *name)
+{
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	/* Such a name would read back as a marker, not as a file. */
+	if (whiteout_is_marker_name(name))
+		return -EINVAL;
+	return 0;
+}
+
+/* Take NODE out of the merged tree. Open files keep it alive. */
+void node_detach(struct node *node)
+{
+	node->detached = true;
+	node->parent = NULL;
+	if (atomic_load(&node->nlookup) == 0)
+		node_free(node);
+}
+
+/* Owner of a new entry: the caller, with the group of a set-group-ID parent. */
+static void new_owner(int udirfd, const struct ufs_cred *cred, uid_t *uid, gid_t *gid,
+		      mode_t *mode, enum new_kind kind)
+{
+	struct stat pst;
+
+	*uid = cred->uid;
+	*gid = cred->gid;
+	if (fstat(udirfd, &pst) == 0 && (pst.st_mode & S_ISGID)) {
+		*gid = pst.st_gid;
+		if (kind == NEW_DIR)
+			*mode |= S_ISGID;
+	}
+}
+
+static int make_object(int dirfd, const char *name, struct new_entry *ne, mode_t mode)
+{
+	switch (ne->kind) {
+	case NEW_FILE:
+		ne->fd = openat(dirfd, name, (ne->open_flags & ~O_CREAT) | O_CREAT | O_EXCL |
+				O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+		return ne->fd < 0 ? -errno : 0;
+	case NEW_DIR:
+		return mkdirat(dirfd, name, mode & 07777) < 0 ? -errno : 0;
+	case NEW_SYMLINK:
+		return symlinkat(ne->target, dirfd, name) < 0 ? -errno : 0;
+	case NEW_NODE:
+		return mknodat(dirfd, name, mode, ne->rdev) < 0 ? -errno : 0;
+	case NEW_LINK:
+		break;
+	}
+	return -EINVAL;
+}
+
+static int link_object(struct ufs *u, struct node *src, int dirfd, const char *name)
+{
+	struct at at;
+	int err = at_open(u, src, u->upper, &at);
+
+	if (err)
+		return err;
+	if (linkat(at.dirfd, at.name, dirfd, name, 0) < 0)
+		err = -errno;
+	at_close(&at);
+	return err;
+}
+
+/* Owner and set-id bits of a new entry (chown as root clears set-id bits). */
+static int set_new_owner(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			 enum new_kind kind)
+{
+	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (kind != NEW_SYMLINK && (mode & (S_ISUID | S_ISGID)) &&
+	    fchmodat(dirfd, name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Put WORK/TMP at NAME in the upper directory UDIRFD, in place of the
+ * upper whiteout(s) WH. A device whiteout is swapped out atomically. */
+static int install_over_whiteout(struct ufs *u, const char *tmp, int udirfd,
+				 const char *name, int wh)
+{
+	if (wh & WH_AT_NAME) {
+		if (renameat2(u->work_fd, tmp, udirfd, name, RENAME_EXCHANGE) < 0)
+			return -errno;
+		util_remove_tree(u->work_fd, tmp);
+	} else if (renameat2(u->work_fd, tmp, udirfd, name, RENAME_NOREPLACE) < 0) {
+		return -errno;
+	}
+	return whiteout_remove(udirfd, name, wh & WH_AUFS_FILE);
+}
+
+static int new_entry_create(struct ufs *u, int udirfd, const char *name, struct node *old,
+			    struct new_entry *ne, const struct ufs_cred *cred)
+{
+	int wh = old ? old->upper_wh : 0;
+	char tmp[UFS_TMPNAME_MAX];
+	int tdir = wh ? u->work_fd : udirfd;
+	const char *tname = wh ? tmp : name;
+	mode_t mode = ne->mode;
+	uid_t uid;
+	gid_t gid;
+	int err;
+
+	ufs_tmpname(u, tmp, sizeof(tmp));
+	new_owner(udirfd, cred, &uid, &gid, &mode, ne->kind);
+	if (ne->kind == NEW_LINK)
+		err = link_object(u, ne->link_src, tdir, tname);
+	else
+		err = make_object(tdir, tname, ne, mode);
+	if (err)
+		return err;
+	if (ne->kind != NEW_LINK)
+		err = set_new_owner(tdir, tname, uid, gid, mode, ne->kind);
+	/* A directory replacing a whiteout must not show what lies below. */
+	if (!err && ne->kind == NEW_DIR && wh)
+		err = opaque_mark(tdir, tname, u->whiteout_format);
+	if (!err && wh)
+		err = install_over_whiteout(u, tmp, udirfd, name, wh);
+	if (err) {
+		if (ne->kind == NEW_FILE && ne->fd >= 0)
+			close(ne->fd);
+		util_remove_tree(tdir, tname);
+	}
+	return err;
+}
+
+/* The node for the new entry NAME, replacing the negative node OLD. */
+static int new_entry_node(struct ufs *u, struct node *dir, const char *name, struct node *old,
+			  const struct new_entry *ne, int udirfd, struct node **out, struct stat *st)
+{
+	struct node *node;
+	mode_t type;
+
+	if (fstatat(udirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	type = st->st_mode & S_IFMT;
+	node = node_new(name, type, u->upper);
+	if (!node)
+		return -ENOMEM;
+	node->vino = ne->kind == NEW_LINK ? ne->link_src->vino
+					  : ufs_vino(u, u->layers[u->upper].dev, st->st_ino);
+	if (S_ISDIR(type)) {
+		if (node_dl_set_single(node, u->upper) < 0) {
+			node_free(node);
+			return -ENOMEM;
+		}
+		atomic_store(&node->layers_final, true);
+		atomic_store(&node->view_built, true);
+	}
+	if (old) {
+		node->lower_positive = old->lower_positive;
+		view_remove(dir, old);
+		node_free(old);
+	}
+	view_add(dir, node);
+	st->st_ino = node->vino;
+	*out = node_ref(node);
+	return 0;
+}
+
+static int create_entry(struct ufs *u, struct node *dir, const char *name, struct new_entry *ne,
+			const struct ufs_cred *cred, struct node **out, struct stat *st)
+{
+	struct node *old;
+	int udirfd = -1, err;
+
+	ne->fd = -1;
+	err = check_name(name);
+	if (err)
+		return err;
+	if (ufs_read_only(u))
+		return -EROFS;
+	pthread_rwlock_wrlock(&u->lock);
+	err = dir->detached ? -ENOENT : ufs_view_build(u, dir);
+	if (err)
+		goto out_unlock;
+	old = view_find(dir, name);
+	if (old && old->type) {
+		err = -EEXIST;
+		goto out_unlock;
+	}
+	err = copyup(u, dir, true);
+	if (!err)
+		err = at_open_dir(u, dir, u->upper, O_PATH, &udirfd);
+	if (!err)
+		err = new_entry_create(u, udirfd, name, old, ne, cred);
+	if (!err) {
+		err = new_entry_node(u, dir, name, old, ne, udirfd, out, st);
+		if (err && ne->kind == NEW_FILE)
+			close(ne->fd);
+	}
+	if (udirfd >= 0)
+		close(udirfd);
+out_unlock:
+	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
+int ufs_mknod(struct ufs *u, struct node *dir, const char *name, mode_t mode, dev_t rdev,
+	      const struct ufs_cred *cred, struct node **out, struct stat *st)
+{
+	struct new_entry ne = { .kind = S_ISREG(mode) ? NEW_FILE : NEW_NODE,
+				.mode = mode, .rdev = rdev, .open_flags = O_WRONLY };
+	int err = create_entry(u, dir, name, &ne, cred, out, st);
+
+	if (!err && ne.kind == NEW_FILE)
+		close(ne.fd);
+	return err;
+}
+
+int ufs_mkdir(struct ufs *u, struct node *dir, const char *name, mode_t mode,
+	      const struct ufs_cred *cred, struct node **out, struct stat *st)
+{
+	struct new_entry ne = { .kind = NEW_DIR, .mode = mode };
+
+	return create_entry(u, dir, name, &ne, cred, out, st);
+}
+
+int ufs_symlink(struct ufs *u, struct node *dir, const char *name, const char *target,
+		const struct ufs_cred *cred, struct node **out, struct stat *st)
+{
+	struct new_entry ne = { .kind = NEW_SYMLINK, .mode = S_IFLNK | 0777, .target = target };
+
+	return create_entry(u, dir, name, &ne, cred, out, st);
+}
+
+int ufs_create_file(struct ufs *u, struct node *dir, const char *name, mode_t mode, int flags,
+		    const struct ufs_cred *cred, struct node **out, struct stat *st, int *fd)
+{
+	struct new_entry ne = { .kind = NEW_FILE, .mode = mode, .open_flags = flags };
+	int err = create_entry(u, dir, name, &ne, cred, out, st);
+
+	*fd = ne.fd;
+	return err;
+}
+
+int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *name,
+	     struct node **out, struct stat *st)
+{
+	struct new_entry ne = { .kind = NEW_LINK, .link_src = node };
+	const struct ufs_cred none = { 0, 0 };
+	int err;
+
+	if (ufs_read_only(u))
+		return -EROFS;
+	if (node_is_dir(node))
+		return -EPERM;
+	/* The source must be in the upper layer to be linked there. */
+	pthread_rwlock_wrlock(&u->lock);
+	err = copyup(u, node, true);
+	pthread_rwlock_unlock(&u->lock);
+	if (err)
+		return err;
+	return create_entry(u, dir, name, &ne, &none, out, st);
+}
+
+/* Remove NAME's upper entry (a file, or a directory holding only markers),
+ * leaving a whiteout when WANT_WHITEOUT. Returns the WH_* bits now in upper. */
+static int remove_upper(struct ufs *u, int udirfd, const char *name, bool is_dir,
+			bool want_whiteout)
+{
+	char tmp[UFS_TMPNAME_MAX];
+	int err;
+
+	ufs_tmpname(u, tmp, sizeof(tmp));
+	if (want_whiteout && u->whiteout_format == WH_FORMAT_OVERLAY &&
+	    whiteout_create_device(u->work_fd, tmp) == 0) {
+		/* Swap the entry for a whiteout in one step. */
+		if (renameat2(u->work_fd, tmp, udirfd, name, RENAME_EXCHANGE) < 0) {
+			err = -errno;
+			unlinkat(u->work_fd, tmp, 0);
+			return err;
+		}
+		util_remove_tree(u->work_fd, tmp);
+		return WH_AT_NAME;
+	}
+	if (is_dir) {
+		if (renameat2(udirfd, name, u->work_fd, tmp, RENAME_NOREPLACE) < 0)
+			return -errno;
+		util_remove_tree(u->work_fd, tmp);
+	} else if (unlinkat(udirfd, name, 0) < 0) {
+		return -errno;
+	}
+	return want_whiteout ? whiteout_create(udirfd, name, u->whiteout_format) : 0;
+}
+
+/* After NODE's name in DIR went away: a negative node keeps the upper
+ * markers that remain, for a later create over them. */
+int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
+			  bool lower_positive)
+{
+	struct node *neg;
+
+	if (!wh)
+		return 0;
+	neg = node_new(name, 0, upper);
+	if (!neg)
+		return -ENOMEM;
+	neg->upper_wh = (uint8_t)wh;
+	neg->lower_positive = lower_positive;
+	view_add(dir, neg);
+	return 0;
+}
+
+static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool rmdir)
+{
+	struct node *node;
+	int udirfd = -1, wh, err;
+
+	if (ufs_read_only(u))
+		return -EROFS;
+	pthread_rwlock_wrlock(&u->lock);
+	err = dir->detached ? -ENOENT : ufs_view_build(u, dir);
+	if (err)
+		goto out_unlock;
+	node = view_find(dir, name);
+	if (!node || !node->type) {
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	if (rmdir != node_is_dir(node)) {
+		err = rmdir ? -ENOTDIR : -EISDIR;
+		goto out_unlock;
+	}
+	if (rmdir) {
+		struct node *child, *tmp;
+
+		err = ufs_view_build(u, node);
+		HASH_ITER(hh, node->children, child, tmp)
+			if (child->type)
+				err = -ENOTEMPTY;
+		if (err)
+			goto out_unlock;
+	}
+	err = copyup(u, dir, true);
+	if (!err)
+		err = at_open_dir(u, dir, u->upper, O_PATH, &udirfd);
+	if (err)
+		goto out_unlock;
+	if (node->top == u->upper)
+		wh = remove_upper(u, udirfd, name, rmdir, node->lower_positive);
+	else
+		wh = whiteout_create(udirfd, name, u->whiteout_format);
+	close(udirfd);
+	if (wh < 0) {
+		err = wh;
+		goto out_unlock;
+	}
+	view_remove(dir, node);
+	err = node_leave_negative(dir, name, u->upper, wh | (node->upper_wh & WH_AUFS_FILE),
+			     node->lower_positive);
+	if (rmdir)
+		node_free_view(node);
+	node_detach(node);
+out_unlock:
+	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
+int ufs_unlink(struct ufs *u, struct node *dir, const char *name)
+{
+	return remove_entry(u, dir, name, false);
+}
+
+int ufs_rmdir(struct ufs *u, struct node *dir, const char *name)
+{
+	return remove_entry(u, dir, name, true);
+}

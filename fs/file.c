@@ -1,0 +1,104 @@
+/* Open files. Opening for write copies the file up first; reads and writes
+ * then go straight to the real file, with no union lock. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static bool wants_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static int handle_new(struct node *node, int fd, struct handle **out)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		close(fd);
+		return -ENOMEM;
+	}
+	h->fd = fd;
+	h->node = node;
+	pthread_mutex_lock(&node->lock);
+	h->next = node->handles;
+	node->handles = h;
+	pthread_mutex_unlock(&node->lock);
+	*out = h;
+	return 0;
+}
+
+static int open_top(struct ufs *u, struct node *node, int flags)
+{
+	struct at at;
+	int fd, err;
+
+	err = at_open(u, node, node->top, &at);
+	if (err)
+		return err;
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	fd = openat(at.dirfd, at.name, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	at_close(&at);
+	return fd;
+}
+
+int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
+{
+	int fd;
+
+	if (wants_write(flags) && ufs_read_only(u))
+		return -EROFS;
+	pthread_rwlock_rdlock(&u->lock);
+	if (wants_write(flags) && node->top != u->upper) {
+		/* Copy-up changes the tree: retake the lock exclusive. A
+		 * second opener waits here and then finds the copy done. */
+		int err;
+
+		pthread_rwlock_unlock(&u->lock);
+		pthread_rwlock_wrlock(&u->lock);
+		err = copyup(u, node, !(flags & O_TRUNC));
+		if (err) {
+			pthread_rwlock_unlock(&u->lock);
+			return err;
+		}
+	}
+	fd = open_top(u, node, flags);
+	pthread_rwlock_unlock(&u->lock);
+	if (fd < 0)
+		return fd;
+	return handle_new(node, fd, out);
+}
+
+int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, int flags,
+	       const struct ufs_cred *cred, struct node **out, struct stat *st,
+	       struct handle **hout)
+{
+	int fd, err;
+
+	err = ufs_create_file(u, dir, name, mode, flags, cred, out, st, &fd);
+	if (err)
+		return err;
+	return handle_new(*out, fd, hout);
+}
+
+void ufs_release(struct ufs *u, struct handle *h)
+{
+	struct node *node = h->node;
+	struct handle **p;
+
+	(void)u;
+	pthread_mutex_lock(&node->lock);
+	for (p = &node->handles; *p; p = &(*p)->next) {
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&node->lock);
+	close(h->fd);
+	free(h);
+}

@@ -1,0 +1,568 @@
+/* FUSE low-level operations over the union library. Each handler computes
+ * one result and replies exactly once. Modelled on libfuse's passthrough_ll. */
+#include "fuse_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+static struct ufuse *uf(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct ufs *ufs_of(fuse_req_t req)
+{
+	return uf(req)->u;
+}
+
+static struct node *node_of(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return ufs_of(req)->root;
+	return (struct node *)(uintptr_t)ino;
+}
+
+static struct handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+static struct ufs_cred cred_of(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return (struct ufs_cred){ .uid = ctx->uid, .gid = ctx->gid };
+}
+
+static void entry_fill(fuse_req_t req, struct fuse_entry_param *e, struct node *node,
+		       const struct stat *st)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = (uintptr_t)node;
+	if (node == ufs_of(req)->root)
+		e->ino = FUSE_ROOT_ID;
+	e->attr = *st;
+	e->attr_timeout = uf(req)->timeout;
+	e->entry_timeout = uf(req)->timeout;
+}
+
+static void reply_entry(fuse_req_t req, int err, struct node *node, const struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	entry_fill(req, &e, node, st);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	/* Large requests: fewer round trips for big reads and writes. */
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *node;
+	struct stat st;
+	int err = ufs_lookup(ufs_of(req), node_of(req, parent), name, &node, &st);
+
+	if (err == -ENOENT) {
+		/* A negative entry the kernel may cache as long as a positive one. */
+		struct fuse_entry_param e = { .ino = 0, .entry_timeout = uf(req)->timeout };
+
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, err, node, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (ino != FUSE_ROOT_ID)
+		ufs_forget(ufs_of(req), node_of(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (forgets[i].ino != FUSE_ROOT_ID)
+			ufs_forget(ufs_of(req), node_of(req, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int err = ufs_getattr(ufs_of(req), node_of(req, ino), &st);
+
+	(void)fi;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, uf(req)->timeout);
+}
+
+static int setattr_flags(int valid)
+{
+	static const struct { int fuse, ufs; } map[] = {
+		{ FUSE_SET_ATTR_MODE, UFS_SET_MODE }, { FUSE_SET_ATTR_UID, UFS_SET_UID },
+		{ FUSE_SET_ATTR_GID, UFS_SET_GID }, { FUSE_SET_ATTR_SIZE, UFS_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, UFS_SET_ATIME }, { FUSE_SET_ATTR_MTIME, UFS_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW, UFS_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW, UFS_SET_MTIME_NOW },
+	};
+	int to_set = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (valid & map[i].fuse)
+			to_set |= map[i].ufs;
+	return to_set;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		       struct fuse_file_info *fi)
+{
+	int fd = fi ? handle_of(fi)->fd : -1;
+	struct stat st;
+	int err;
+
+	err = ufs_setattr(ufs_of(req), node_of(req, ino), attr, setattr_flags(valid), fd, &st);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, uf(req)->timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char *target;
+	int err = ufs_readlink(ufs_of(req), node_of(req, ino), &target);
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fuse_reply_readlink(req, target);
+	free(target);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct ufs_cred cred = cred_of(req);
+	struct node *node;
+	struct stat st;
+	int err = ufs_mknod(ufs_of(req), node_of(req, parent), name, mode, rdev, &cred, &node, &st);
+
+	reply_entry(req, err, node, &st);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct ufs_cred cred = cred_of(req);
+	struct node *node;
+	struct stat st;
+	int err = ufs_mkdir(ufs_of(req), node_of(req, parent), name, mode, &cred, &node, &st);
+
+	reply_entry(req, err, node, &st);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	struct ufs_cred cred = cred_of(req);
+	struct node *node;
+	struct stat st;
+	int err = ufs_symlink(ufs_of(req), node_of(req, parent), name, target, &cred, &node, &st);
+
+	reply_entry(req, err, node, &st);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	struct node *node;
+	struct stat st;
+	int err = ufs_link(ufs_of(req), node_of(req, ino), node_of(req, parent), name, &node, &st);
+
+	reply_entry(req, err, node, &st);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -ufs_unlink(ufs_of(req), node_of(req, parent), name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -ufs_rmdir(ufs_of(req), node_of(req, parent), name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	int err = ufs_rename(ufs_of(req), node_of(req, parent), name,
+			     node_of(req, newparent), newname, flags);
+
+	fuse_reply_err(req, -err);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h;
+	int err = ufs_open(ufs_of(req), node_of(req, ino), fi->flags, &h);
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	/* Every change goes through this mount, so cached pages stay true. */
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		ufs_release(ufs_of(req), h);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct ufs_cred cred = cred_of(req);
+	struct fuse_entry_param e;
+	struct handle *h;
+	struct node *node;
+	struct stat st;
+	int err;
+
+	err = ufs_create(ufs_of(req), node_of(req, parent), name, mode, fi->flags, &cred,
+			 &node, &st, &h);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 1;
+	entry_fill(req, &e, node, &st);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		ufs_release(ufs_of(req), h);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = handle_of(fi)->fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t n;
+
+	(void)ino;
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = handle_of(fi)->fd;
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* close() of a duplicate reports delayed write errors, as close(2) would. */
+	int fd = dup(handle_of(fi)->fd);
+	int err = fd < 0 ? errno : (close(fd) < 0 ? errno : 0);
+
+	(void)ino;
+	fuse_reply_err(req, err);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	ufs_release(ufs_of(req), handle_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int fd = handle_of(fi)->fd;
+	int res = datasync ? fdatasync(fd) : fsync(fd);
+
+	(void)ino;
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_snapshot *snap;
+	int err = ufs_opendir(ufs_of(req), node_of(req, ino), &snap);
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uintptr_t)snap;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		ufs_releasedir(snap);
+}
+
+/* Add one entry to a readdirplus reply; returns its size (0: it did not
+ * fit, -1: it vanished and is skipped). */
+static ssize_t add_plus(fuse_req_t req, fuse_ino_t ino, char *p, size_t rem,
+			const struct dir_entry *de, off_t next)
+{
+	struct fuse_entry_param e = { 0 };
+	struct node *node = NULL;
+	struct stat st;
+	size_t size;
+
+	if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0) {
+		e.attr.st_ino = de->ino;
+		e.attr.st_mode = de->type;
+	} else {
+		int err = ufs_lookup(ufs_of(req), node_of(req, ino), de->name, &node, &st);
+
+		if (err)
+			return -1;
+		entry_fill(req, &e, node, &st);
+	}
+	size = fuse_add_direntry_plus(req, p, rem, de->name, &e, next);
+	if (size > rem) {
+		if (node)
+			ufs_forget(ufs_of(req), node, 1);
+		return 0;
+	}
+	return (ssize_t)size;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct dir_snapshot *snap = (struct dir_snapshot *)(uintptr_t)fi->fh;
+	char *buf = malloc(size), *p = buf;
+	size_t rem = size, i;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (i = (size_t)off; i < snap->count; i++) {
+		const struct dir_entry *de = &snap->entries[i];
+		ssize_t n;
+
+		if (plus) {
+			n = add_plus(req, ino, p, rem, de, (off_t)i + 1);
+			if (n < 0)
+				continue;
+		} else {
+			struct stat st = { .st_ino = de->ino, .st_mode = de->type };
+			size_t need = fuse_add_direntry(req, p, rem, de->name, &st, (off_t)i + 1);
+
+			n = need > rem ? 0 : (ssize_t)need;
+		}
+		if (n == 0)
+			break;
+		p += n;
+		rem -= (size_t)n;
+	}
+	fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	ufs_releasedir((struct dir_snapshot *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fuse_reply_err(req, -ufs_fsyncdir(ufs_of(req), node_of(req, ino), datasync));
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+	int err = ufs_statfs(ufs_of(req), &st);
+
+	(void)ino;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_statfs(req, &st);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	fuse_reply_err(req, -ufs_setxattr(ufs_of(req), node_of(req, ino), name, value, size, flags));
+}
+
+static void reply_xattr(fuse_req_t req, ssize_t len, const char *buf, size_t size)
+{
+	if (len < 0)
+		fuse_reply_err(req, (int)-len);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else
+		fuse_reply_buf(req, buf, (size_t)len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t len;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	len = ufs_getxattr(ufs_of(req), node_of(req, ino), name, buf, size);
+	reply_xattr(req, len, buf, size);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t len;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	len = ufs_listxattr(ufs_of(req), node_of(req, ino), buf, size);
+	reply_xattr(req, len, buf, size);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, -ufs_removexattr(ufs_of(req), node_of(req, ino), name));
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct stat st;
+	int err = ufs_getattr(ufs_of(req), node_of(req, ino), &st);
+
+	/* Permission bits were checked by the kernel (default_permissions). */
+	if (!err && (mask & W_OK) && ufs_read_only(ufs_of(req)))
+		err = -EROFS;
+	fuse_reply_err(req, -err);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, fallocate(handle_of(fi)->fd, mode, off, len) < 0 ? errno : 0);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t res = lseek(handle_of(fi)->fd, off, whence);
+
+	(void)ino;
+	if (res < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	loff_t in = off_in, out = off_out;
+	ssize_t n = copy_file_range(handle_of(fi_in)->fd, &in, handle_of(fi_out)->fd, &out,
+				    len, (unsigned)flags);
+
+	(void)ino_in;
+	(void)ino_out;
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+const struct fuse_lowlevel_ops ufuse_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.link = op_link,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.access = op_access,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+	.copy_file_range = op_copy_file_range,
+};

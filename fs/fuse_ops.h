@@ -1,0 +1,19 @@
+/* The FUSE low-level operations of unionfuse: a thin layer that turns
+ * requests into calls to the union library (ufs.h) and its answers into
+ * replies. */
+#ifndef UNIONFUSE_FUSE_OPS_H
+#define UNIONFUSE_FUSE_OPS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "ufs.h"
+
+struct ufuse {
+	struct ufs *u;
+	double timeout;    /* entry and attribute cache lifetime, seconds */
+};
+
+extern const struct fuse_lowlevel_ops ufuse_ops;
+
+#endif

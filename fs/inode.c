@@ -1,0 +1,271 @@
+/* Attributes and extended attributes of merged entries. Changing either
+ * copies the entry up first (DESIGN section 4). */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+int ufs_getattr(struct ufs *u, struct node *node, struct stat *st)
+{
+	int err;
+
+	pthread_rwlock_rdlock(&u->lock);
+	err = node_stat(u, node, st);
+	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
+static int truncate_at(const struct at *at, off_t size, int fd)
+{
+	int err = 0;
+
+	if (fd >= 0)
+		return ftruncate(fd, size) < 0 ? -errno : 0;
+	fd = openat(at->dirfd, at->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int set_times_at(const struct at *at, const struct stat *attr, int to_set)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+
+	if (to_set & UFS_SET_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (to_set & UFS_SET_ATIME)
+		ts[0] = attr->st_atim;
+	if (to_set & UFS_SET_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (to_set & UFS_SET_MTIME)
+		ts[1] = attr->st_mtim;
+	if (utimensat(at->dirfd, at->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static int apply_attrs(const struct at *at, const struct stat *attr, int to_set, int fd)
+{
+	uid_t uid = (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1;
+	gid_t gid = (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1;
+	int err = 0;
+
+	if ((to_set & (UFS_SET_UID | UFS_SET_GID)) &&
+	    fchownat(at->dirfd, at->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if ((to_set & UFS_SET_MODE) &&
+	    fchmodat(at->dirfd, at->name, attr->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (to_set & UFS_SET_SIZE)
+		err = truncate_at(at, attr->st_size, fd);
+	if (!err && (to_set & (UFS_SET_ATIME | UFS_SET_MTIME | UFS_SET_ATIME_NOW | UFS_SET_MTIME_NOW)))
+		err = set_times_at(at, attr, to_set);
+	return err;
+}
+
+int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
+		int to_set, int fd, struct stat *out)
+{
+	bool no_data = (to_set & UFS_SET_SIZE) && attr->st_size == 0;
+	struct at at;
+	int err;
+
+	if (ufs_read_only(u))
+		return -EROFS;
+	pthread_rwlock_wrlock(&u->lock);
+	if (node->detached) {
+		/* Only an open file of the upper layer can still change. */
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	err = copyup(u, node, !no_data);
+	if (err)
+		goto out_unlock;
+	err = at_open(u, node, u->upper, &at);
+	if (err)
+		goto out_unlock;
+	err = apply_attrs(&at, attr, to_set, fd);
+	at_close(&at);
+	if (!err)
+		err = node_stat(u, node, out);
+out_unlock:
+	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
+int ufs_readlink(struct ufs *u, struct node *node, char **target)
+{
+	size_t size = 256;
+	struct at at;
+	int err;
+
+	pthread_rwlock_rdlock(&u->lock);
+	err = at_open(u, node, node->top, &at);
+	pthread_rwlock_unlock(&u->lock);
+	if (err)
+		return err;
+	for (;;) {
+		char *buf = malloc(size);
+		ssize_t len;
+
+		if (!buf) {
+			err = -ENOMEM;
+			break;
+		}
+		len = readlinkat(at.dirfd, at.name, buf, size);
+		if (len < 0) {
+			err = -errno;
+			free(buf);
+			break;
+		}
+		if ((size_t)len < size) {
+			buf[len] = '\0';
+			*target = buf;
+			break;
+		}
+		free(buf);
+		size *= 2;
+	}
+	at_close(&at);
+	return err;
+}
+
+int ufs_statfs(struct ufs *u, struct statvfs *st)
+{
+	return fstatvfs(u->layers[0].fd, st) < 0 ? -errno : 0;
+}
+
+ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *buf, size_t size)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	struct at at;
+	ssize_t len;
+	int err;
+
+	if (xattr_is_private(name))
+		return -ENODATA;
+	pthread_rwlock_rdlock(&u->lock);
+	err = at_open(u, node, node->top, &at);
+	pthread_rwlock_unlock(&u->lock);
+	if (err)
+		return err;
+	layer_proc_path(at.dirfd, at.name, path);
+	len = lgetxattr(path, name, buf, size);
+	if (len < 0)
+		len = -errno;
+	at_close(&at);
+	return len;
+}
+
+/* Drop the union's private names from a listxattr buffer; returns the new length. */
+static size_t xattr_list_filter(char *list, size_t len)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t n = strlen(list + in) + 1;
+
+		if (!xattr_is_private(list + in)) {
+			memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
+ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	char *list = NULL;
+	struct at at;
+	ssize_t len;
+	int err;
+
+	pthread_rwlock_rdlock(&u->lock);
+	err = at_open(u, node, node->top, &at);
+	pthread_rwlock_unlock(&u->lock);
+	if (err)
+		return err;
+	layer_proc_path(at.dirfd, at.name, path);
+	len = llistxattr(path, NULL, 0);
+	if (len > 0) {
+		list = malloc((size_t)len);
+		len = list ? llistxattr(path, list, (size_t)len) : (errno = ENOMEM, -1);
+	}
+	if (len < 0) {
+		len = -errno;
+		goto out;
+	}
+	len = (ssize_t)xattr_list_filter(list, (size_t)len);
+	if (size > 0) {
+		if ((size_t)len > size)
+			len = -ERANGE;
+		else if (len > 0)
+			memcpy(buf, list, (size_t)len);
+	}
+out:
+	free(list);
+	at_close(&at);
+	return len;
+}
+
+/* Copy NODE up and run a path-based xattr change on its upper copy. */
+static int change_xattr(struct ufs *u, struct node *node, const char *name,
+			const void *value, size_t size, int flags, bool remove)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	struct at at;
+	int err;
+
+	if (xattr_is_private(name))
+		return -EOPNOTSUPP;
+	if (ufs_read_only(u))
+		return -EROFS;
+	pthread_rwlock_wrlock(&u->lock);
+	err = copyup(u, node, true);
+	if (!err)
+		err = at_open(u, node, u->upper, &at);
+	if (!err) {
+		layer_proc_path(at.dirfd, at.name, path);
+		if (remove ? lremovexattr(path, name) : lsetxattr(path, name, value, size, flags))
+			err = -errno;
+		at_close(&at);
+	}
+	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
+int ufs_setxattr(struct ufs *u, struct node *node, const char *name,
+		 const void *value, size_t size, int flags)
+{
+	return change_xattr(u, node, name, value, size, flags, false);
+}
+
+int ufs_removexattr(struct ufs *u, struct node *node, const char *name)
+{
+	return change_xattr(u, node, name, NULL, 0, 0, true);
+}
+
+int ufs_fsyncdir(struct ufs *u, struct node *dir, int datasync)
+{
+	int fd, err;
+
+	pthread_rwlock_rdlock(&u->lock);
+	err = at_open_dir(u, dir, dir->top, O_RDONLY, &fd);
+	pthread_rwlock_unlock(&u->lock);
+	if (err)
+		return err;
+	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}

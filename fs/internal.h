@@ -1,0 +1,50 @@
+/* Helpers shared by the union library's own files, not by its callers. */
+#ifndef UNIONFUSE_INTERNAL_H
+#define UNIONFUSE_INTERNAL_H
+
+#include "ufs.h"
+
+/* Where an entry of the merged tree sits in one layer: DIRFD is its parent
+ * directory in that layer (or the layer root itself for the root, with
+ * NAME "."). */
+struct at {
+	int dirfd;
+	const char *name;
+	bool owned;
+};
+
+int at_open(struct ufs *u, struct node *node, int layer, struct at *at);
+int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd);
+void at_close(struct at *at);
+
+bool ufs_is_upper(const struct ufs *u, int layer);
+/* A fresh unique name for scratch in the work directory. */
+void ufs_tmpname(struct ufs *u, char *buf, size_t size);
+#define UFS_TMPNAME_MAX 32
+
+/* Attributes of the node as the merged view shows them. [tree] */
+int node_stat(struct ufs *u, struct node *node, struct stat *st);
+
+/* Take a reference for the kernel and return it. */
+struct node *node_ref(struct node *node);
+
+/* copyup.c [tree exclusive] */
+int copyup(struct ufs *u, struct node *node, bool with_data);
+int copyup_tree(struct ufs *u, struct node *dir);
+
+
+
+/* dir.c: create and open a regular file; *fd is the open file. */
+int ufs_create_file(struct ufs *u, struct node *dir, const char *name, mode_t mode, int flags,
+		    const struct ufs_cred *cred, struct node **out, struct stat *st, int *fd);
+void node_detach(struct node *node);
+int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
+			bool lower_positive);
+
+/* util.c */
+/* Remove NAME in DIRFD and, if it is a directory, everything below it,
+ * following no symlink. */
+int util_remove_tree(int dirfd, const char *name);
+/* Empty the directory DIRFD. */
+int util_empty_dir(int dirfd);
+#endif

@@ -1,0 +1,344 @@
+/* Resolution (DESIGN section 3): building a directory's merged view in one
+ * pass over its layers, and answering lookups from it. */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int at_open(struct ufs *u, struct node *node, int layer, struct at *at)
+{
+	char *path;
+	int fd;
+
+	if (node->detached)
+		return -ENOENT;
+	if (node == u->root) {
+		at->dirfd = u->layers[layer].fd;
+		at->name = ".";
+		at->owned = false;
+		return 0;
+	}
+	path = node_path(node->parent);
+	if (!path)
+		return -ENOMEM;
+	fd = layer_open_dir(u->layers[layer].fd, path);
+	free(path);
+	if (fd < 0)
+		return fd;
+	at->dirfd = fd;
+	at->name = node->name;
+	at->owned = true;
+	return 0;
+}
+
+int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd)
+{
+	char *path;
+
+	if (dir->detached)
+		return -ENOENT;
+	path = node_path(dir);
+	if (!path)
+		return -ENOMEM;
+	*fd = layer_openat(u->layers[layer].fd, path, flags | O_DIRECTORY, 0);
+	free(path);
+	return *fd < 0 ? *fd : 0;
+}
+
+void at_close(struct at *at)
+{
+	if (at->owned && at->dirfd >= 0)
+		close(at->dirfd);
+	at->dirfd = -1;
+}
+
+struct node *node_ref(struct node *node)
+{
+	atomic_fetch_add(&node->nlookup, 1);
+	return node;
+}
+
+static int stat_detached(struct node *node, struct stat *st)
+{
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&node->lock);
+	if (node->handles)
+		err = fstat(node->handles->fd, st) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&node->lock);
+	st->st_nlink = 0;
+	return err;
+}
+
+int node_stat(struct ufs *u, struct node *node, struct stat *st)
+{
+	struct at at;
+	int err;
+
+	if (node->detached)
+		err = stat_detached(node, st);
+	else if ((err = at_open(u, node, node->top, &at)) == 0) {
+		if (fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
+			err = -errno;
+		at_close(&at);
+	}
+	if (err)
+		return err;
+	st->st_ino = node->vino;
+	if (node_is_dir(node)) {
+		err = ufs_layers_final(u, node);
+		/* As overlayfs: counting subdirectories of a merged directory
+		 * is not worth it; 1 keeps find and friends happy. */
+		if (!err && node->ndl > 1)
+			st->st_nlink = 1;
+	}
+	return err;
+}
+
+/* Cut a directory's layers at the first opaque one. Done once, lazily:
+ * most directories are never asked. */
+int ufs_layers_final(struct ufs *u, struct node *dir)
+{
+	int err = 0;
+	uint16_t i;
+
+	if (atomic_load(&dir->layers_final))
+		return 0;
+	pthread_mutex_lock(&dir->lock);
+	for (i = 0; !atomic_load(&dir->layers_final) && i < dir->ndl; i++) {
+		struct wh_dirinfo info;
+		int fd;
+
+		err = at_open_dir(u, dir, dir->dl[i], O_PATH, &fd);
+		if (err)
+			break;
+		err = whiteout_dir_info(fd, &info);
+		close(fd);
+		if (err)
+			break;
+		if (info.opaque)
+			dir->ndl = (uint16_t)(i + 1);
+	}
+	if (!err)
+		atomic_store(&dir->layers_final, true);
+	pthread_mutex_unlock(&dir->lock);
+	return err;
+}
+
+/* A whiteout for NAME found in layer LAYER. */
+static int view_apply_marker(struct ufs *u, struct node *dir, const char *name,
+			     int layer, int kind)
+{
+	struct node *e = view_find(dir, name);
+
+	if (!e) {
+		e = node_new(name, 0, layer);
+		if (!e)
+			return -ENOMEM;
+		view_add(dir, e);
+	} else {
+		/* Same layer: a real NAME beside .wh.NAME stays, but nothing
+		 * below it merges. Higher layer: stop merging here. */
+		e->collecting = false;
+	}
+	if (ufs_is_upper(u, layer))
+		e->upper_wh |= (uint8_t)kind;
+	else if (!e->seen_lower) {
+		e->seen_lower = true;
+		e->lower_layer = layer;
+		e->lower_positive = false;
+	}
+	return 0;
+}
+
+static void entry_take(struct ufs *u, struct node *e, mode_t type, ino_t ino, int layer)
+{
+	e->type = type;
+	e->top = layer;
+	e->vino = ufs_vino(u, u->layers[layer].dev, ino);
+}
+
+/* A real entry NAME of TYPE found in layer LAYER. */
+static int view_apply_entry(struct ufs *u, struct node *dir, const char *name,
+			    mode_t type, ino_t ino, int layer)
+{
+	struct node *e = view_find(dir, name);
+
+	if (!e) {
+		e = node_new(name, type, layer);
+		if (!e)
+			return -ENOMEM;
+		entry_take(u, e, type, ino, layer);
+		if (S_ISDIR(type) && node_dl_set_single(e, layer) < 0) {
+			node_free(e);
+			return -ENOMEM;
+		}
+		e->collecting = S_ISDIR(type);
+		view_add(dir, e);
+	} else if (e->decided_at == layer) {
+		/* .wh.NAME of this same layer came first in readdir order. */
+		entry_take(u, e, type, ino, layer);
+		if (S_ISDIR(type) && node_dl_set_single(e, layer) < 0)
+			return -ENOMEM;
+	} else if (e->collecting && S_ISDIR(type)) {
+		if (node_dl_append(e, layer) < 0)
+			return -ENOMEM;
+	} else {
+		e->collecting = false;
+	}
+	if (!ufs_is_upper(u, layer) && (!e->seen_lower || e->lower_layer == layer)) {
+		e->seen_lower = true;
+		e->lower_layer = layer;
+		e->lower_positive = true;
+	}
+	return 0;
+}
+
+static int view_apply_dirent(struct ufs *u, struct node *dir, int fd, struct dirent *de,
+			     const struct wh_dirinfo *info, int layer)
+{
+	const char *target = whiteout_aufs_target(de->d_name);
+	mode_t type = DTTOIF(de->d_type);
+	ino_t ino = de->d_ino;
+	struct stat st;
+
+	if (target)
+		return view_apply_marker(u, dir, target, layer, WH_AUFS_FILE);
+	if (strcmp(de->d_name, WH_OPAQUE_NAME) == 0)
+		return 0;
+	if (de->d_type == DT_UNKNOWN || de->d_type == DT_CHR ||
+	    (de->d_type == DT_REG && info->xwhiteouts)) {
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		if (whiteout_is_device(&st) ||
+		    (info->xwhiteouts && whiteout_is_xattr_file(fd, de->d_name, &st)))
+			return view_apply_marker(u, dir, de->d_name, layer, WH_AT_NAME);
+		type = st.st_mode & S_IFMT;
+		ino = st.st_ino;
+	}
+	return view_apply_entry(u, dir, de->d_name, type, ino, layer);
+}
+
+static int view_scan_layer(struct ufs *u, struct node *dir, int layer)
+{
+	struct wh_dirinfo info;
+	struct dirent *de;
+	DIR *d;
+	int fd, err;
+
+	err = at_open_dir(u, dir, layer, O_RDONLY, &fd);
+	if (err)
+		return err == -ENOENT || err == -ENOTDIR ? 0 : err;
+	err = whiteout_dir_info(fd, &info);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	while (!err && (errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		err = view_apply_dirent(u, dir, fd, de, &info, layer);
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(d);
+	return err;
+}
+
+/* Whiteouts of lower layers only make a name absent: drop them. Those of
+ * the upper layer are kept, as negative nodes, for creating over them. */
+static void view_finish(struct node *dir)
+{
+	struct node *e, *tmp;
+
+	HASH_ITER(hh, dir->children, e, tmp) {
+		e->collecting = false;
+		if (e->type == 0 && e->upper_wh == 0) {
+			view_remove(dir, e);
+			node_free(e);
+		}
+	}
+}
+
+static int view_build_locked(struct ufs *u, struct node *dir)
+{
+	uint16_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < dir->ndl; i++)
+		err = view_scan_layer(u, dir, dir->dl[i]);
+	if (err) {
+		node_free_view(dir);
+		return err;
+	}
+	view_finish(dir);
+	atomic_store(&dir->view_built, true);
+	return 0;
+}
+
+int ufs_view_build(struct ufs *u, struct node *dir)
+{
+	int err = 0;
+
+	if (!node_is_dir(dir))
+		return -ENOTDIR;
+	if (atomic_load(&dir->view_built))
+		return 0;
+	err = ufs_layers_final(u, dir);
+	if (err)
+		return err;
+	pthread_mutex_lock(&dir->lock);
+	if (!atomic_load(&dir->view_built))
+		err = view_build_locked(u, dir);
+	pthread_mutex_unlock(&dir->lock);
+	return err;
+}
+
+int ufs_lookup(struct ufs *u, struct node *dir, const char *name,
+	       struct node **out, struct stat *st)
+{
+	struct node *child;
+	int err;
+
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	pthread_rwlock_rdlock(&u->lock);
+	err = dir->detached ? -ENOENT : ufs_view_build(u, dir);
+	if (err)
+		goto out_unlock;
+	child = view_find(dir, name);
+	if (!child || child->type == 0) {
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	err = node_stat(u, child, st);
+	if (!err)
+		*out = node_ref(child);
+out_unlock:
+	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
+void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup)
+{
+	uint64_t left;
+
+	pthread_rwlock_rdlock(&u->lock);
+	left = atomic_fetch_sub(&node->nlookup, nlookup) - nlookup;
+	/* A detached node is reachable only through the kernel's reference:
+	 * detaching takes the lock exclusive, so it cannot race with this. */
+	if (left == 0 && node->detached && node != u->root)
+		node_free(node);
+	pthread_rwlock_unlock(&u->lock);
+}

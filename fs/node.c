@@ -1,0 +1,143 @@
+/* Node allocation, the per-directory view tables and paths. */
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
+#include <xxhash.h>
+
+#include "node.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct node *node_new(const char *name, mode_t type, int top)
+{
+	struct node *node = calloc(1, sizeof(*node));
+
+	if (!node)
+		return NULL;
+	node->name = strdup(name);
+	if (!node->name) {
+		free(node);
+		return NULL;
+	}
+	node->type = type;
+	node->top = top;
+	node->decided_at = top;
+	node->lower_layer = -1;
+	pthread_mutex_init(&node->lock, NULL);
+	return node;
+}
+
+void node_free(struct node *node)
+{
+	if (!node)
+		return;
+	node_free_view(node);
+	pthread_mutex_destroy(&node->lock);
+	free(node->dl);
+	free(node->name);
+	free(node);
+}
+
+void node_free_view(struct node *dir)
+{
+	struct node *child, *tmp;
+
+	HASH_ITER(hh, dir->children, child, tmp) {
+		HASH_DEL(dir->children, child);
+		child->parent = NULL;
+		child->detached = true;
+		if (atomic_load(&child->nlookup) == 0)
+			node_free(child);
+	}
+	atomic_store(&dir->view_built, false);
+}
+
+struct node *view_find(struct node *dir, const char *name)
+{
+	struct node *child = NULL;
+
+	HASH_FIND(hh, dir->children, name, strlen(name), child);
+	return child;
+}
+
+void view_add(struct node *dir, struct node *child)
+{
+	child->parent = dir;
+	child->detached = false;
+	HASH_ADD_KEYPTR(hh, dir->children, child->name, strlen(child->name), child);
+}
+
+void view_remove(struct node *dir, struct node *child)
+{
+	HASH_DEL(dir->children, child);
+	child->parent = NULL;
+}
+
+int node_dl_set_single(struct node *node, int layer)
+{
+	uint16_t *dl = realloc(node->dl, sizeof(*dl));
+
+	if (!dl)
+		return -ENOMEM;
+	dl[0] = (uint16_t)layer;
+	node->dl = dl;
+	node->ndl = 1;
+	return 0;
+}
+
+int node_dl_append(struct node *node, int layer)
+{
+	uint16_t *dl = realloc(node->dl, (node->ndl + 1u) * sizeof(*dl));
+
+	if (!dl)
+		return -ENOMEM;
+	dl[node->ndl++] = (uint16_t)layer;
+	node->dl = dl;
+	return 0;
+}
+
+int node_dl_prepend(struct node *node, int layer)
+{
+	uint16_t *dl = realloc(node->dl, (node->ndl + 1u) * sizeof(*dl));
+
+	if (!dl)
+		return -ENOMEM;
+	memmove(dl + 1, dl, node->ndl * sizeof(*dl));
+	dl[0] = (uint16_t)layer;
+	node->ndl++;
+	node->dl = dl;
+	return 0;
+}
+
+char *node_path(const struct node *node)
+{
+	const struct node *n;
+	size_t len = 0, pos;
+	char *path;
+
+	if (!node->parent)
+		return strdup(".");
+	for (n = node; n->parent; n = n->parent)
+		len += strlen(n->name) + 1;
+	path = malloc(len);
+	if (!path)
+		return NULL;
+	pos = len - 1;
+	path[pos] = '\0';
+	for (n = node; n->parent; n = n->parent) {
+		size_t nlen = strlen(n->name);
+
+		pos -= nlen;
+		memcpy(path + pos, n->name, nlen);
+		if (pos > 0)
+			path[--pos] = '/';
+	}
+	return path;
+}
+
+bool node_is_dir(const struct node *node)
+{
+	return S_ISDIR(node->type);
+}

@@ -1,0 +1,69 @@
+/* Nodes: one per name of the merged tree that the union has resolved. A
+ * directory's children form its merged view, a uthash table keyed by name
+ * with XXH3: this is the hashed path cache. A repeated lookup is one probe.
+ *
+ * Locking (see ufs.h for the order): fields marked [tree] are protected by
+ * ufs->lock (read it shared, change it exclusive); fields marked [self] by
+ * the node's own mutex. */
+#ifndef UNIONFUSE_NODE_H
+#define UNIONFUSE_NODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uthash.h>
+
+struct ufs;
+struct handle;
+
+struct node {
+	UT_hash_handle hh;        /* [tree] in parent->children, keyed by name */
+	struct node *parent;      /* [tree] NULL for the root and detached nodes */
+	char *name;               /* [tree] */
+	atomic_uint_fast64_t nlookup; /* references held by the kernel */
+
+	mode_t type;              /* [tree] S_IFMT; 0: whited out by the upper layer */
+	int top;                  /* [tree] layer index of the winning entry */
+	uint8_t upper_wh;         /* [tree] WH_* markers for this name in upper */
+	bool lower_positive;      /* [tree] without the upper layer the name exists */
+	bool detached;            /* [tree] unlinked or replaced; only fds remain */
+	ino_t vino;               /* st_ino shown for the life of the mount */
+
+	/* directories */
+	uint16_t *dl;             /* [tree] contributing layers, top first */
+	uint16_t ndl;             /* [tree] */
+	atomic_bool layers_final; /* dl cut at the first opaque layer [self] */
+	atomic_bool view_built;   /* children is the complete merged view [self] */
+	struct node *children;    /* [tree] the merged view */
+
+	/* state used only while a view is built */
+	int decided_at;           /* layer that decided this name */
+	int lower_layer;          /* first non-upper layer that had the name */
+	bool collecting;          /* a directory still merging lower layers */
+	bool seen_lower;
+
+	struct handle *handles;   /* [self] open files, for detached nodes */
+	pthread_mutex_t lock;
+};
+
+struct node *node_new(const char *name, mode_t type, int top);
+void node_free(struct node *node);
+/* Free a directory's view and every child that the kernel does not hold. */
+void node_free_view(struct node *dir);
+
+struct node *view_find(struct node *dir, const char *name);
+void view_add(struct node *dir, struct node *child);
+void view_remove(struct node *dir, struct node *child);
+
+int node_dl_set_single(struct node *node, int layer);
+int node_dl_append(struct node *node, int layer);
+int node_dl_prepend(struct node *node, int layer);
+
+/* "a/b/c" below the root ("." for the root); NULL on ENOMEM. [tree] */
+char *node_path(const struct node *node);
+bool node_is_dir(const struct node *node);
+
+#endif

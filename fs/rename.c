@@ -1,0 +1,285 @@
+/* Rename (DESIGN section 4). Files are copied up and moved. A directory
+ * with content in lower layers is copied up whole and marked opaque where
+ * it lands, so the upper layer alone says what the moved tree holds: kernel
+ * overlayfs reads it the same way, with or without redirect_dir. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rename_op {
+	struct node *dir, *newdir;
+	const char *name, *newname;
+	struct node *src, *dst;     /* dst may be NULL or negative */
+	int udirfd, newudirfd;      /* the two parents in the upper layer */
+	bool src_opaque, dst_opaque; /* whole tree copied up: mark opaque */
+};
+
+/* Everything below DIR now lives in the upper layer only. */
+static void tree_upper_only(struct node *dir)
+{
+	struct node *child, *tmp;
+
+	dir->ndl = 1;
+	HASH_ITER(hh, dir->children, child, tmp) {
+		child->lower_positive = false;
+		if (node_is_dir(child) && child->type)
+			tree_upper_only(child);
+	}
+}
+
+/* Bring NODE (and for a directory everything below it) to the upper
+ * layer. *OPAQUE says the directory must become opaque where it lands. */
+static int rename_copyup(struct ufs *u, struct node *node, bool *opaque)
+{
+	int err;
+
+	*opaque = false;
+	if (!node_is_dir(node))
+		return copyup(u, node, true);
+	err = ufs_layers_final(u, node);
+	if (err)
+		return err;
+	if (node->top == u->upper && node->ndl == 1)
+		return 0;
+	*opaque = true;
+	return copyup_tree(u, node);
+}
+
+static int rename_check(const struct node *src, const struct node *dst, unsigned int flags)
+{
+	bool dst_pos = dst && dst->type;
+
+	if (flags & RENAME_EXCHANGE)
+		return dst_pos ? 0 : -ENOENT;
+	if (!dst_pos)
+		return 0;
+	if (flags & RENAME_NOREPLACE)
+		return -EEXIST;
+	if (node_is_dir(src) && !node_is_dir(dst))
+		return -ENOTDIR;
+	if (!node_is_dir(src) && node_is_dir(dst))
+		return -EISDIR;
+	return 0;
+}
+
+static int dir_is_empty(struct ufs *u, struct node *dir)
+{
+	struct node *child, *tmp;
+	int err = ufs_view_build(u, dir);
+
+	if (err)
+		return err;
+	HASH_ITER(hh, dir->children, child, tmp)
+		if (child->type)
+			return -ENOTEMPTY;
+	return 0;
+}
+
+/* An upper directory that is empty in the merged view may still hold
+ * whiteouts; rename(2) over it needs it really empty. */
+static int clear_upper_dir(int udirfd, const char *name)
+{
+	int fd = openat(udirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	err = util_empty_dir(fd);
+	close(fd);
+	return err;
+}
+
+static int set_name(struct node *node, const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -ENOMEM;
+	free(node->name);
+	node->name = copy;
+	return 0;
+}
+
+/* The moved directory lands where lower layers may hold the same name. */
+static int mark_if_needed(struct ufs *u, struct node *node, bool opaque, bool lower_below,
+			  int udirfd, const char *name)
+{
+	if (!node_is_dir(node) || !(opaque || lower_below))
+		return 0;
+	return opaque_mark(udirfd, name, u->whiteout_format);
+}
+
+static int rename_move(struct ufs *u, struct rename_op *op)
+{
+	struct node *src = op->src, *dst = op->dst;
+	bool dst_pos = dst && dst->type;
+	bool dst_lower = dst ? dst->lower_positive : false;
+	bool src_lower = src->lower_positive;
+	int dst_wh = dst ? dst->upper_wh : 0;
+	int old_wh = src->upper_wh & WH_AUFS_FILE;
+	int err;
+
+	if (dst_pos && node_is_dir(dst) && dst->top == u->upper) {
+		err = clear_upper_dir(op->newudirfd, op->newname);
+		if (err)
+			return err;
+	}
+	if (dst_pos && dst->top == u->upper) {
+		if (renameat(op->udirfd, op->name, op->newudirfd, op->newname) < 0)
+			return -errno;
+	} else if (!dst_pos && (dst_wh & WH_AT_NAME)) {
+		/* The whiteout swaps places with SRC: often exactly the one
+		 * the old name needs. */
+		if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)
+			return -errno;
+		if (src_lower)
+			old_wh |= WH_AT_NAME;
+		else if (unlinkat(op->udirfd, op->name, 0) < 0)
+			return -errno;
+	} else if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname,
+			     RENAME_NOREPLACE) < 0) {
+		return -errno;
+	}
+	if (dst_wh & WH_AUFS_FILE) {
+		err = whiteout_remove(op->newudirfd, op->newname, WH_AUFS_FILE);
+		if (err)
+			return err;
+	}
+	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newudirfd, op->newname);
+	if (err)
+		return err;
+	if (src_lower && !(old_wh & WH_AT_NAME)) {
+		int wh = whiteout_create(op->udirfd, op->name, u->whiteout_format);
+
+		if (wh < 0)
+			return wh;
+		old_wh |= wh;
+	}
+
+	view_remove(op->dir, src);
+	if (dst) {
+		view_remove(op->newdir, dst);
+		if (dst_pos) {
+			node_free_view(dst);
+			node_detach(dst);
+		} else {
+			node_free(dst);
+		}
+	}
+	err = set_name(src, op->newname);
+	src->top = u->upper;
+	src->upper_wh = 0;
+	src->lower_positive = dst_lower;
+	if (node_is_dir(src))
+		tree_upper_only(src);
+	view_add(op->newdir, src);
+	if (!err)
+		err = node_leave_negative(op->dir, op->name, u->upper, old_wh, src_lower);
+	return err;
+}
+
+static int rename_exchange(struct ufs *u, struct rename_op *op)
+{
+	struct node *src = op->src, *dst = op->dst;
+	bool src_lower = src->lower_positive, dst_lower = dst->lower_positive;
+	uint8_t src_wh = src->upper_wh, dst_wh = dst->upper_wh;
+	int err;
+
+	if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)
+		return -errno;
+	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newudirfd, op->newname);
+	if (!err)
+		err = mark_if_needed(u, dst, op->dst_opaque, src_lower, op->udirfd, op->name);
+	if (err)
+		return err;
+	view_remove(op->dir, src);
+	view_remove(op->newdir, dst);
+	err = set_name(src, op->newname);
+	if (!err)
+		err = set_name(dst, op->name);
+	src->lower_positive = dst_lower;
+	dst->lower_positive = src_lower;
+	src->upper_wh = dst_wh;
+	dst->upper_wh = src_wh;
+	if (node_is_dir(src))
+		tree_upper_only(src);
+	if (node_is_dir(dst))
+		tree_upper_only(dst);
+	view_add(op->newdir, src);
+	view_add(op->dir, dst);
+	return err;
+}
+
+static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags)
+{
+	int err;
+
+	if (op->dir->detached || op->newdir->detached)
+		return -ENOENT;
+	err = ufs_view_build(u, op->dir);
+	if (!err)
+		err = ufs_view_build(u, op->newdir);
+	if (err)
+		return err;
+	op->src = view_find(op->dir, op->name);
+	op->dst = view_find(op->newdir, op->newname);
+	if (!op->src || !op->src->type)
+		return -ENOENT;
+	err = rename_check(op->src, op->dst, flags);
+	if (err)
+		return err;
+	/* Two names of one file: rename(2) does nothing. */
+	if (op->dst && op->dst->type && (op->dst == op->src ||
+	    (!node_is_dir(op->src) && op->dst->vino == op->src->vino)))
+		return 0;
+	if (op->dst && op->dst->type && node_is_dir(op->dst) && !(flags & RENAME_EXCHANGE)) {
+		err = dir_is_empty(u, op->dst);
+		if (err)
+			return err;
+	}
+	err = copyup(u, op->dir, true);
+	if (!err)
+		err = copyup(u, op->newdir, true);
+	if (!err)
+		err = rename_copyup(u, op->src, &op->src_opaque);
+	if (!err && (flags & RENAME_EXCHANGE))
+		err = rename_copyup(u, op->dst, &op->dst_opaque);
+	if (!err)
+		err = at_open_dir(u, op->dir, u->upper, O_PATH, &op->udirfd);
+	if (!err)
+		err = at_open_dir(u, op->newdir, u->upper, O_PATH, &op->newudirfd);
+	if (err)
+		return err;
+	return (flags & RENAME_EXCHANGE) ? rename_exchange(u, op) : rename_move(u, op);
+}
+
+int ufs_rename(struct ufs *u, struct node *dir, const char *name,
+	       struct node *newdir, const char *newname, unsigned int flags)
+{
+	struct rename_op op = { .dir = dir, .newdir = newdir, .name = name, .newname = newname,
+				.udirfd = -1, .newudirfd = -1 };
+	int err;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (ufs_read_only(u))
+		return -EROFS;
+	if (strlen(newname) > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (whiteout_is_marker_name(newname))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&u->lock);
+	err = rename_locked(u, &op, flags);
+	pthread_rwlock_unlock(&u->lock);
+	if (op.udirfd >= 0)
+		close(op.udirfd);
+	if (op.newudirfd >= 0)
+		close(op.newudirfd);
+	return err;
+}

@@ -1,0 +1,128 @@
+/* The union library: a stack of layers seen as one tree, with every rule of
+ * DESIGN sections 3 and 4. It knows nothing of FUSE: callers hand it nodes
+ * and names and get back 0 or -errno.
+ *
+ * Lock order: ufs->lock (rwlock) before any node->lock; a parent's
+ * node->lock before its child's. Namespace changes and copy-up take
+ * ufs->lock exclusive; lookups, attribute reads and view builds take it
+ * shared. Reads and writes on open files take no union lock at all. */
+#ifndef UNIONFUSE_UFS_H
+#define UNIONFUSE_UFS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include "layers.h"
+#include "node.h"
+#include "whiteout.h"
+
+struct ufs_config {
+	const char **lowers;      /* base first */
+	int nlowers;
+	const char *init;         /* optional */
+	const char *upper;        /* optional: read-only without it */
+	const char *work;         /* required with upper */
+	enum wh_format whiteout_format;
+};
+
+struct ufs_cred {
+	uid_t uid;
+	gid_t gid;
+};
+
+struct inomap;
+
+struct ufs {
+	struct layer *layers;     /* top first: layers[0] is the upper, if any */
+	int nlayers;
+	int upper;                /* index of the upper layer, -1 if read-only */
+	int work_fd;              /* WORK/work: scratch for atomic changes */
+	enum wh_format whiteout_format;
+	struct node *root;
+	pthread_rwlock_t lock;    /* the tree: see the lock order above */
+	atomic_uint_fast64_t tmp_counter;
+	dev_t main_dev;           /* inode numbers of this device are shown as they are */
+	struct inomap *inomap;    /* st_ino for entries of other devices [ino_lock] */
+	ino_t next_vino;          /* [ino_lock] */
+	pthread_mutex_t ino_lock;
+};
+
+/* An open file of the merged tree. */
+struct handle {
+	int fd;
+	struct node *node;
+	struct handle *next;      /* [node->lock] in node->handles */
+};
+
+/* super.c: set up and tear down a union. On failure *why names the path
+ * and the cause, for the one-line message a user sees (caller frees). */
+int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why);
+void ufs_destroy(struct ufs *u);
+bool ufs_read_only(const struct ufs *u);
+ino_t ufs_vino(struct ufs *u, dev_t dev, ino_t ino);
+
+/* lookup.c */
+int ufs_lookup(struct ufs *u, struct node *dir, const char *name,
+	       struct node **out, struct stat *st);
+void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup);
+int ufs_view_build(struct ufs *u, struct node *dir);
+int ufs_layers_final(struct ufs *u, struct node *dir);
+
+/* inode.c: attributes and extended attributes */
+enum {
+	UFS_SET_MODE = 1 << 0, UFS_SET_UID = 1 << 1, UFS_SET_GID = 1 << 2,
+	UFS_SET_SIZE = 1 << 3, UFS_SET_ATIME = 1 << 4, UFS_SET_MTIME = 1 << 5,
+	UFS_SET_ATIME_NOW = 1 << 6, UFS_SET_MTIME_NOW = 1 << 7, UFS_SET_CTIME = 1 << 8,
+};
+int ufs_getattr(struct ufs *u, struct node *node, struct stat *st);
+int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
+		int to_set, int fd, struct stat *out);
+int ufs_readlink(struct ufs *u, struct node *node, char **target);
+int ufs_statfs(struct ufs *u, struct statvfs *st);
+int ufs_fsyncdir(struct ufs *u, struct node *dir, int datasync);
+ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *buf, size_t size);
+ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size);
+int ufs_setxattr(struct ufs *u, struct node *node, const char *name,
+		 const void *value, size_t size, int flags);
+int ufs_removexattr(struct ufs *u, struct node *node, const char *name);
+
+/* dir.c: namespace changes */
+int ufs_mknod(struct ufs *u, struct node *dir, const char *name, mode_t mode, dev_t rdev,
+	      const struct ufs_cred *cred, struct node **out, struct stat *st);
+int ufs_mkdir(struct ufs *u, struct node *dir, const char *name, mode_t mode,
+	      const struct ufs_cred *cred, struct node **out, struct stat *st);
+int ufs_symlink(struct ufs *u, struct node *dir, const char *name, const char *target,
+		const struct ufs_cred *cred, struct node **out, struct stat *st);
+int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *name,
+	     struct node **out, struct stat *st);
+int ufs_unlink(struct ufs *u, struct node *dir, const char *name);
+int ufs_rmdir(struct ufs *u, struct node *dir, const char *name);
+int ufs_rename(struct ufs *u, struct node *dir, const char *name,
+	       struct node *newdir, const char *newname, unsigned int flags);
+
+/* file.c: open files */
+int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out);
+int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, int flags,
+	       const struct ufs_cred *cred, struct node **out, struct stat *st,
+	       struct handle **hout);
+void ufs_release(struct ufs *u, struct handle *h);
+
+/* readdir.c: a snapshot of a directory's merged view */
+struct dir_entry {
+	char *name;
+	mode_t type;
+	ino_t ino;
+};
+struct dir_snapshot {
+	struct dir_entry *entries;
+	size_t count;
+};
+int ufs_opendir(struct ufs *u, struct node *dir, struct dir_snapshot **out);
+void ufs_releasedir(struct dir_snapshot *snap);
+
+#endif

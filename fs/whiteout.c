@@ -1,0 +1,170 @@
+/* Recognising and writing whiteouts and opaque markers. */
+#include "whiteout.h"
+
+#include "layers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static const char *const opaque_xattrs[] = { "trusted.overlay.opaque", "user.overlay.opaque" };
+static const char *const whiteout_xattrs[] = { "trusted.overlay.whiteout", "user.overlay.whiteout" };
+
+int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	out->opaque = false;
+	out->xwhiteouts = false;
+	layer_proc_path(dirfd, ".", path);
+	for (i = 0; i < sizeof(opaque_xattrs) / sizeof(opaque_xattrs[0]); i++) {
+		char value[2];
+		ssize_t len = getxattr(path, opaque_xattrs[i], value, sizeof(value));
+
+		if (len == 1 && value[0] == 'y')
+			out->opaque = true;
+		else if (len == 1 && value[0] == 'x')
+			out->xwhiteouts = true;
+	}
+	if (fstatat(dirfd, WH_OPAQUE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		out->opaque = true;
+	else if (errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+const char *whiteout_aufs_target(const char *name)
+{
+	if (strncmp(name, WH_PREFIX, WH_PREFIX_LEN) != 0 || strcmp(name, WH_OPAQUE_NAME) == 0)
+		return NULL;
+	return name + WH_PREFIX_LEN;
+}
+
+bool whiteout_is_marker_name(const char *name)
+{
+	return strncmp(name, WH_PREFIX, WH_PREFIX_LEN) == 0;
+}
+
+bool whiteout_is_device(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+bool whiteout_is_xattr_file(int dirfd, const char *name, const struct stat *st)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	size_t i;
+
+	if (!S_ISREG(st->st_mode) || st->st_size != 0)
+		return false;
+	layer_proc_path(dirfd, name, path);
+	for (i = 0; i < sizeof(whiteout_xattrs) / sizeof(whiteout_xattrs[0]); i++)
+		if (lgetxattr(path, whiteout_xattrs[i], NULL, 0) >= 0)
+			return true;
+	return false;
+}
+
+bool xattr_is_private(const char *name)
+{
+	return strncmp(name, "trusted.overlay.", 16) == 0 ||
+	       strncmp(name, "user.overlay.", 13) == 0;
+}
+
+int whiteout_create_device(int dirfd, const char *name)
+{
+	if (mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int whiteout_create_aufs(int dirfd, const char *name)
+{
+	size_t len = strlen(name);
+	char *marker = malloc(WH_PREFIX_LEN + len + 1);
+	int fd, err = 0;
+
+	if (!marker)
+		return -ENOMEM;
+	memcpy(marker, WH_PREFIX, WH_PREFIX_LEN);
+	memcpy(marker + WH_PREFIX_LEN, name, len + 1);
+	fd = openat(dirfd, marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+	if (fd < 0)
+		err = -errno;
+	else
+		close(fd);
+	free(marker);
+	return err;
+}
+
+int whiteout_create(int dirfd, const char *name, enum wh_format fmt)
+{
+	int err;
+
+	if (fmt == WH_FORMAT_AUFS) {
+		err = whiteout_create_aufs(dirfd, name);
+		if (err != -ENAMETOOLONG)
+			return err ? err : WH_AUFS_FILE;
+	}
+	err = whiteout_create_device(dirfd, name);
+	if (err == -EPERM && fmt == WH_FORMAT_OVERLAY) {
+		/* No CAP_MKNOD (a user namespace): the one form we may create. */
+		err = whiteout_create_aufs(dirfd, name);
+		return err ? err : WH_AUFS_FILE;
+	}
+	return err ? err : WH_AT_NAME;
+}
+
+int whiteout_remove(int dirfd, const char *name, int wh)
+{
+	if ((wh & WH_AT_NAME) && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	if (wh & WH_AUFS_FILE) {
+		size_t len = strlen(name);
+		char *marker = malloc(WH_PREFIX_LEN + len + 1);
+		int err = 0;
+
+		if (!marker)
+			return -ENOMEM;
+		memcpy(marker, WH_PREFIX, WH_PREFIX_LEN);
+		memcpy(marker + WH_PREFIX_LEN, name, len + 1);
+		if (unlinkat(dirfd, marker, 0) < 0 && errno != ENOENT)
+			err = -errno;
+		free(marker);
+		return err;
+	}
+	return 0;
+}
+
+int opaque_mark(int dirfd, const char *name, enum wh_format fmt)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	int fd, dfd;
+
+	layer_proc_path(dirfd, name, path);
+	if (fmt == WH_FORMAT_OVERLAY) {
+		if (lsetxattr(path, "trusted.overlay.opaque", "y", 1, 0) == 0)
+			return 0;
+		if (errno != EPERM && errno != ENOTSUP)
+			return -errno;
+		if (lsetxattr(path, "user.overlay.opaque", "y", 1, 0) == 0)
+			return 0;
+		if (errno != EPERM && errno != ENOTSUP)
+			return -errno;
+	}
+	dfd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, WH_OPAQUE_NAME, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0444);
+	close(dfd);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}

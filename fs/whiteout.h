@@ -1,0 +1,50 @@
+/* Whiteouts and opaque directories: recognising every marker format in any
+ * layer (DESIGN section 3), and writing one format into the upper layer. */
+#ifndef UNIONFUSE_WHITEOUT_H
+#define UNIONFUSE_WHITEOUT_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#define WH_PREFIX ".wh."
+#define WH_PREFIX_LEN 4
+#define WH_OPAQUE_NAME ".wh..wh..opq"
+
+enum wh_format {
+	WH_FORMAT_OVERLAY, /* char device 0/0, xattr overlay.opaque=y */
+	WH_FORMAT_AUFS,    /* .wh.NAME files, .wh..wh..opq */
+};
+
+/* Which markers for a name sit in the upper layer (bit set). */
+enum { WH_AT_NAME = 1, WH_AUFS_FILE = 2 };
+
+struct wh_dirinfo {
+	bool opaque;      /* overlay.opaque=y or a .wh..wh..opq inside */
+	bool xwhiteouts;  /* overlay.opaque=x: look for xattr whiteouts inside */
+};
+
+/* DIRFD is an fd of the directory itself (O_PATH is enough). */
+int whiteout_dir_info(int dirfd, struct wh_dirinfo *out);
+
+/* ".wh.NAME" → "NAME"; NULL for other names and for the opaque marker. */
+const char *whiteout_aufs_target(const char *name);
+bool whiteout_is_marker_name(const char *name);
+bool whiteout_is_device(const struct stat *st);
+/* A zero-size regular file carrying overlay.whiteout (the "xwhiteout"). */
+bool whiteout_is_xattr_file(int dirfd, const char *name, const struct stat *st);
+
+/* Extended attributes private to the union, never shown in the merged view. */
+bool xattr_is_private(const char *name);
+
+/* Write a whiteout for NAME into DIRFD (an upper directory). Falls back to
+ * the other format when the first cannot be created (no CAP_MKNOD, a name
+ * too long for ".wh."). Returns the WH_* bit written or -errno. */
+int whiteout_create(int dirfd, const char *name, enum wh_format fmt);
+/* A character device 0/0 named NAME in DIRFD, for atomic replacement. */
+int whiteout_create_device(int dirfd, const char *name);
+/* Remove the markers WH (WH_* bits) for NAME from DIRFD. */
+int whiteout_remove(int dirfd, const char *name, int wh);
+/* Mark the directory NAME in DIRFD opaque. */
+int opaque_mark(int dirfd, const char *name, enum wh_format fmt);
+
+#endif

@@ -1,0 +1,30 @@
+/* Parsing the unionfuse command lines of DESIGN section 8 into one plan. */
+#ifndef UNIONFUSE_CMDLINE_H
+#define UNIONFUSE_CMDLINE_H
+
+#include <stdbool.h>
+
+#include "whiteout.h"
+
+struct mount_plan {
+	char **lowers;          /* base first */
+	int nlowers;
+	char *upper, *work, *init;
+	char *mountpoint;
+	bool foreground, debug, read_only, nonempty;
+	enum wh_format whiteout_format;
+	double timeout;
+	char *fuse_opts;        /* options handed to the kernel mount, comma-joined */
+};
+
+/* Parse `mount ...` (ARGV after the word "mount") or the overlayfs form
+ * (ARGV after the program name). Returns 0, or -1 after printing one line. */
+int cmdline_parse_mount(int argc, char **argv, struct mount_plan *plan);
+int cmdline_parse_overlay_form(int argc, char **argv, struct mount_plan *plan);
+void cmdline_free(struct mount_plan *plan);
+
+/* Split "a,b,,c=\"x,y\"" into items: empty items dropped, quoted commas
+ * kept. Calls FN for each item; stops at the first non-zero return. */
+int cmdline_split_options(const char *opts, int (*fn)(const char *item, void *arg), void *arg);
+
+#endif

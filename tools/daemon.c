@@ -1,0 +1,209 @@
+/* Mounting: check every path before anything is created, set up the union,
+ * mount it, and only then return to the caller (fuse_daemonize), as mount(8)
+ * does. */
+#include "daemon.h"
+
+#include "fuse_ops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int say(const char *path, const char *cause)
+{
+	fprintf(stderr, "unionfuse: %s: %s\n", path, cause);
+	return 1;
+}
+
+static int check_dir(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return say(path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return say(path, "not a directory");
+	return 0;
+}
+
+static int check_mountpoint(const struct mount_plan *plan)
+{
+	struct dirent *de;
+	DIR *dir;
+	int entries = 0;
+
+	if (check_dir(plan->mountpoint))
+		return 1;
+	if (plan->nonempty)
+		return 0;
+	dir = opendir(plan->mountpoint);
+	if (!dir)
+		return say(plan->mountpoint, strerror(errno));
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			entries++;
+	closedir(dir);
+	if (entries)
+		return say(plan->mountpoint, "mountpoint is not empty (-o nonempty mounts over it)");
+	return 0;
+}
+
+/* Create DIR if it is missing; *CREATED tells the caller to undo it. */
+static int ensure_dir(const char *path, bool *created)
+{
+	*created = false;
+	if (mkdir(path, 0755) == 0) {
+		*created = true;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return say(path, strerror(errno));
+	return check_dir(path);
+}
+
+static int check_paths(const struct mount_plan *plan)
+{
+	int i;
+
+	for (i = 0; i < plan->nlowers; i++)
+		if (check_dir(plan->lowers[i]))
+			return 1;
+	if (plan->init && check_dir(plan->init))
+		return 1;
+	return check_mountpoint(plan);
+}
+
+static char *session_options(const struct mount_plan *plan)
+{
+	char *opts;
+	bool ro = plan->read_only || !plan->upper;
+
+	/* default_permissions: the kernel checks modes and owners, as for
+	 * any local filesystem; the daemon's own privilege never leaks. */
+	if (asprintf(&opts, "fsname=unionfuse,subtype=unionfuse,default_permissions%s%s%s%s",
+		     geteuid() == 0 ? ",allow_other" : "", ro ? ",ro" : "",
+		     plan->fuse_opts ? "," : "", plan->fuse_opts ? plan->fuse_opts : "") < 0)
+		return NULL;
+	return opts;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int serve(struct ufs *u, const struct mount_plan *plan)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct ufuse uf = { .u = u, .timeout = plan->timeout };
+	struct fuse_loop_config *cfg;
+	struct fuse_session *se;
+	char *opts = session_options(plan);
+	int ret = 1;
+
+	if (!opts || fuse_opt_add_arg(&args, "unionfuse") ||
+	    (plan->debug && fuse_opt_add_arg(&args, "-d")) ||
+	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts))
+		goto out_args;
+	se = fuse_session_new(&args, &ufuse_ops, sizeof(ufuse_ops), &uf);
+	if (!se)
+		goto out_args;
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	if (fuse_session_mount(se, plan->mountpoint)) {
+		say(plan->mountpoint, "mount failed");
+		goto out_signals;
+	}
+	fuse_daemonize(plan->foreground);
+	cfg = fuse_loop_cfg_create();
+	if (cfg) {
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		fuse_loop_cfg_set_max_threads(cfg, 16);
+		ret = fuse_session_loop_mt(se, cfg) ? 1 : 0;
+		fuse_loop_cfg_destroy(cfg);
+	}
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_args:
+	fuse_opt_free_args(&args);
+	free(opts);
+	return ret;
+}
+
+int daemon_mount(struct mount_plan *plan)
+{
+	struct ufs_config cfg = {
+		.lowers = (const char **)plan->lowers, .nlowers = plan->nlowers,
+		.init = plan->init, .upper = plan->upper, .work = plan->work,
+		.whiteout_format = plan->whiteout_format,
+	};
+	bool made_upper = false, made_work = false;
+	struct ufs *u;
+	char *why;
+	int ret;
+
+	if (check_paths(plan))
+		return 1;
+	if (plan->upper && (ensure_dir(plan->upper, &made_upper) ||
+			    ensure_dir(plan->work, &made_work))) {
+		ret = 1;
+		goto out_undo;
+	}
+	umask(0);
+	raise_fd_limit();
+	if (ufs_new(&cfg, &u, &why)) {
+		say("unionfuse", why ? why : "out of memory");
+		free(why);
+		ret = 1;
+		goto out_undo;
+	}
+	ret = serve(u, plan);
+	ufs_destroy(u);
+	if (ret == 0)
+		return 0;
+out_undo:
+	/* Bad input leaves nothing behind. */
+	if (made_work)
+		rmdir(plan->work);
+	if (made_upper)
+		rmdir(plan->upper);
+	return ret;
+}
+
+int daemon_umount(const char *mountpoint)
+{
+	int status;
+	pid_t pid;
+
+	if (geteuid() == 0) {
+		if (umount2(mountpoint, 0) < 0)
+			return say(mountpoint, strerror(errno));
+		return 0;
+	}
+	pid = fork();
+	if (pid < 0)
+		return say(mountpoint, strerror(errno));
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "--", mountpoint, (char *)NULL);
+		say("fusermount3", strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return say(mountpoint, strerror(errno));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}

@@ -1,0 +1,96 @@
+/* unionfuse: the command. Dispatches to mount, umount, or the overlayfs
+ * form container tools call as a mount program. */
+#include "cmdline.h"
+#include "daemon.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef UNIONFUSE_VERSION
+#define UNIONFUSE_VERSION "0.0.0"
+#endif
+
+static const char usage[] =
+"Usage:\n"
+"  unionfuse mount [--upper DIR [--work DIR]] [--init DIR] [-o OPT,...] [-f] [-d]\n"
+"                  LAYER... MOUNTPOINT\n"
+"  unionfuse -o lowerdir=TOP:...:BASE[,upperdir=DIR,workdir=DIR][,OPT...] [SOURCE] MOUNTPOINT\n"
+"  unionfuse umount MOUNTPOINT\n"
+"  unionfuse --help | --version\n"
+"\n"
+"Stack read-only LAYERs (listed base first, as in an OCI manifest) into one tree at\n"
+"MOUNTPOINT, in user space through FUSE. With --upper, changes go to that directory\n"
+"in kernel overlayfs format: copy-up on first write, whiteouts for deletions, opaque\n"
+"directories. Without it the mount is read-only (EROFS on every write).\n"
+"The command returns once the mount is live; the daemon serves it in the background.\n"
+"\n"
+"Options:\n"
+"  --upper DIR    writable layer (created if missing)\n"
+"  --work DIR     scratch for atomic changes, on the same filesystem as the upper\n"
+"                 layer; default: UPPER.work beside it (created if missing)\n"
+"  --init DIR     read-only layer between the image and the upper layer\n"
+"                 (per-container /etc/hosts, /etc/hostname, /etc/resolv.conf)\n"
+"  -f             stay in the foreground\n"
+"  -d             log every FUSE request to stderr (implies -f)\n"
+"  -o OPT,...     mount options:\n"
+"       lowerdir=TOP:...:BASE   layers, top first (overlayfs order)\n"
+"       upperdir=DIR, workdir=DIR\n"
+"       whiteout=overlay|aufs   whiteouts written as char device 0/0 (default) or\n"
+"                               as .wh.NAME files (OCI layer form)\n"
+"       timeout=SECONDS         kernel cache lifetime of names and attributes\n"
+"                               (default 86400: every change goes through the mount)\n"
+"       nonempty                allow a mountpoint that is not empty\n"
+"       ro, rw, nosuid, nodev, noexec, noatime, allow_other, ...  kernel mount flags\n"
+"       volatile                accepted for containers/storage (no effect)\n"
+"     Empty items and a trailing comma are ignored; unknown options are warned\n"
+"     about and ignored.\n"
+"\n"
+"Layers are read in every whiteout format: char device 0/0, overlay.whiteout\n"
+"xattr files, .wh.NAME files; opaque directories by trusted/user.overlay.opaque=y\n"
+"or a .wh..wh..opq file.\n"
+"\n"
+"Examples:\n"
+"  unionfuse mount base/ app/ --upper rw/ /mnt/root\n"
+"  unionfuse -o lowerdir=app:base,upperdir=rw,workdir=work /mnt/root\n"
+"  unionfuse umount /mnt/root\n"
+"\n"
+"Exit status: 0 once mounted; 1 on any error, with one line naming the path and\n"
+"the cause; 2 on a usage error.\n";
+
+int main(int argc, char **argv)
+{
+	struct mount_plan plan;
+	int ret;
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("unionfuse %s\n", UNIONFUSE_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "umount") == 0) {
+		if (argc != 3) {
+			fputs("unionfuse: umount: needs exactly one MOUNTPOINT\n", stderr);
+			return 2;
+		}
+		return daemon_umount(argv[2]);
+	}
+	if (strcmp(argv[1], "mount") == 0)
+		ret = cmdline_parse_mount(argc - 2, argv + 2, &plan);
+	else
+		ret = cmdline_parse_overlay_form(argc - 1, argv + 1, &plan);
+	if (ret) {
+		cmdline_free(&plan);
+		return 2;
+	}
+	ret = daemon_mount(&plan);
+	cmdline_free(&plan);
+	return ret;
+}
