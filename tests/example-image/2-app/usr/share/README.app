@@ -1,0 +1,1 @@
+app documentation, merged beside the base doc directory
