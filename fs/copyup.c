@@ -261,6 +261,8 @@ int copyup(struct ufs *u, struct node *node, bool with_data)
 	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
 		return -ENOMEM;
 	node->top = u->upper;
+	if (u->attr_changed && atomic_load(&node->nlookup) > 0)
+		u->attr_changed(u->attr_changed_ctx, node);
 	return 0;
 }
 

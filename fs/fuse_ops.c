@@ -62,6 +62,13 @@ static void reply_entry(fuse_req_t req, int err, struct node *node, const struct
 	fuse_reply_entry(req, &e);
 }
 
+void ufuse_attr_changed(void *session, struct node *node)
+{
+	/* A negative offset drops attributes only: no page is locked, so
+	 * this is safe from inside a request. */
+	fuse_lowlevel_notify_inval_inode(session, (uintptr_t)node, -1, 0);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;

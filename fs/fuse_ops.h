@@ -16,4 +16,7 @@ struct ufuse {
 
 extern const struct fuse_lowlevel_ops ufuse_ops;
 
+/* For ufs->attr_changed, with the session as context. */
+void ufuse_attr_changed(void *session, struct node *node);
+
 #endif

@@ -109,9 +109,8 @@ int ufs_readlink(struct ufs *u, struct node *node, char **target)
 
 	pthread_rwlock_rdlock(&u->lock);
 	err = at_open(u, node, node->top, &at);
-	pthread_rwlock_unlock(&u->lock);
 	if (err)
-		return err;
+		goto out_unlock;
 	for (;;) {
 		char *buf = malloc(size);
 		ssize_t len;
@@ -135,6 +134,8 @@ int ufs_readlink(struct ufs *u, struct node *node, char **target)
 		size *= 2;
 	}
 	at_close(&at);
+out_unlock:
+	pthread_rwlock_unlock(&u->lock);
 	return err;
 }
 
@@ -154,10 +155,11 @@ ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *b
 		return -ENODATA;
 	pthread_rwlock_rdlock(&u->lock);
 	err = at_open(u, node, node->top, &at);
+	if (!err)
+		layer_proc_path(at.dirfd, at.name, path);
 	pthread_rwlock_unlock(&u->lock);
 	if (err)
 		return err;
-	layer_proc_path(at.dirfd, at.name, path);
 	len = lgetxattr(path, name, buf, size);
 	if (len < 0)
 		len = -errno;
@@ -192,10 +194,11 @@ ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size)
 
 	pthread_rwlock_rdlock(&u->lock);
 	err = at_open(u, node, node->top, &at);
+	if (!err)
+		layer_proc_path(at.dirfd, at.name, path);
 	pthread_rwlock_unlock(&u->lock);
 	if (err)
 		return err;
-	layer_proc_path(at.dirfd, at.name, path);
 	len = llistxattr(path, NULL, 0);
 	if (len > 0) {
 		list = malloc((size_t)len);
@@ -224,14 +227,23 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 {
 	char path[LAYER_PROC_PATH_MAX];
 	struct at at;
-	int err;
+	int err = 0;
 
 	if (xattr_is_private(name))
 		return -EOPNOTSUPP;
 	if (ufs_read_only(u))
 		return -EROFS;
 	pthread_rwlock_wrlock(&u->lock);
-	err = copyup(u, node, true);
+	/* Removing what is not there changes nothing: no copy-up. */
+	if (remove && node->top != u->upper && !node->detached &&
+	    (err = at_open(u, node, node->top, &at)) == 0) {
+		layer_proc_path(at.dirfd, at.name, path);
+		if (lgetxattr(path, name, NULL, 0) < 0)
+			err = -errno;
+		at_close(&at);
+	}
+	if (!err)
+		err = copyup(u, node, true);
 	if (!err)
 		err = at_open(u, node, u->upper, &at);
 	if (!err) {

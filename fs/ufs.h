@@ -50,6 +50,11 @@ struct ufs {
 	struct inomap *inomap;    /* st_ino for entries of other devices [ino_lock] */
 	ino_t next_vino;          /* [ino_lock] */
 	pthread_mutex_t ino_lock;
+	/* Told when an entry's attributes changed behind the kernel's back
+	 * (a copy-up breaks hard links, merges a directory), so the FUSE
+	 * layer can drop what the kernel cached. Optional. */
+	void (*attr_changed)(void *ctx, struct node *node);
+	void *attr_changed_ctx;
 };
 
 /* An open file of the merged tree. */

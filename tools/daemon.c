@@ -68,6 +68,54 @@ static int ensure_dir(const char *path, bool *created)
 	return check_dir(path);
 }
 
+/* The real path of PATH, or of its parent when PATH does not exist yet. */
+static char *real_or_parent(const char *path)
+{
+	char *real = realpath(path, NULL), *copy, *slash;
+
+	if (real || errno != ENOENT)
+		return real;
+	copy = strdup(path);
+	if (!copy)
+		return NULL;
+	slash = strrchr(copy, '/');
+	if (slash == copy)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	real = realpath(slash ? copy : ".", NULL);
+	free(copy);
+	return real;
+}
+
+static bool path_within(const char *inner, const char *outer)
+{
+	size_t len = strlen(outer);
+
+	if (strcmp(outer, "/") == 0)
+		return true;
+	return strncmp(inner, outer, len) == 0 && (inner[len] == '/' || inner[len] == '\0');
+}
+
+/* Checked before the upper layer is created: a lower layer is never written. */
+static int check_upper_outside_lowers(const struct mount_plan *plan)
+{
+	char *upper = real_or_parent(plan->upper);
+	int i, bad = 0;
+
+	if (!upper)
+		return say(plan->upper, strerror(errno));
+	for (i = 0; i < plan->nlowers && !bad; i++) {
+		char *lower = realpath(plan->lowers[i], NULL);
+
+		if (lower && path_within(upper, lower))
+			bad = say(plan->upper, "upper layer lies inside a lower layer");
+		free(lower);
+	}
+	free(upper);
+	return bad;
+}
+
 static int check_paths(const struct mount_plan *plan)
 {
 	int i;
@@ -75,6 +123,8 @@ static int check_paths(const struct mount_plan *plan)
 	for (i = 0; i < plan->nlowers; i++)
 		if (check_dir(plan->lowers[i]))
 			return 1;
+	if (plan->upper && check_upper_outside_lowers(plan))
+		return 1;
 	if (plan->init && check_dir(plan->init))
 		return 1;
 	return check_mountpoint(plan);
@@ -122,6 +172,8 @@ static int serve(struct ufs *u, const struct mount_plan *plan)
 		goto out_args;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
+	u->attr_changed = ufuse_attr_changed;
+	u->attr_changed_ctx = se;
 	if (fuse_session_mount(se, plan->mountpoint)) {
 		say(plan->mountpoint, "mount failed");
 		goto out_signals;
@@ -167,7 +219,7 @@ int daemon_mount(struct mount_plan *plan)
 	umask(0);
 	raise_fd_limit();
 	if (ufs_new(&cfg, &u, &why)) {
-		say("unionfuse", why ? why : "out of memory");
+		fprintf(stderr, "unionfuse: %s\n", why ? why : "out of memory");
 		free(why);
 		ret = 1;
 		goto out_undo;
