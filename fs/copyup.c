@@ -226,10 +226,16 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 		err = copy_meta(u, &src, &st, tmp);
 	if (!err && renameat2(u->work_fd, tmp, dst.dirfd, dst.name, RENAME_NOREPLACE) < 0)
 		err = -errno;
-	if (err)
+	if (err) {
 		util_remove_tree(u->work_fd, tmp);
-	else
-		restore_dir_times(dst.dirfd, &parent_st);
+		goto out_dst;
+	}
+	restore_dir_times(dst.dirfd, &parent_st);
+	/* As overlayfs without an index: a copied-up hard link becomes a file
+	 * of its own, so it stops sharing st_ino with the names left below. */
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+	    fstatat(dst.dirfd, dst.name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		node->vino = ufs_vino(u, u->layers[u->upper].dev, st.st_ino);
 out_dst:
 	at_close(&dst);
 out_src:

@@ -228,7 +228,12 @@ int ufs_mknod(struct ufs *u, struct node *dir, const char *name, mode_t mode, de
 {
 	struct new_entry ne = { .kind = S_ISREG(mode) ? NEW_FILE : NEW_NODE,
 				.mode = mode, .rdev = rdev, .open_flags = O_WRONLY };
-	int err = create_entry(u, dir, name, &ne, cred, out, st);
+	int err;
+
+	/* It would read back as a whiteout. overlayfs refuses it too. */
+	if (S_ISCHR(mode) && rdev == 0)
+		return -EPERM;
+	err = create_entry(u, dir, name, &ne, cred, out, st);
 
 	if (!err && ne.kind == NEW_FILE)
 		close(ne.fd);
@@ -278,7 +283,11 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 	pthread_rwlock_unlock(&u->lock);
 	if (err)
 		return err;
-	return create_entry(u, dir, name, &ne, &none, out, st);
+	err = create_entry(u, dir, name, &ne, &none, out, st);
+	/* The source's link count changed too. */
+	if (!err && u->attr_changed)
+		u->attr_changed(u->attr_changed_ctx, node);
+	return err;
 }
 
 /* Remove NAME's upper entry (a file, or a directory holding only markers),

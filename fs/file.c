@@ -12,7 +12,25 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-static int handle_new(struct node *node, int fd, struct handle **out)
+int node_handle_fd(struct node *node, int layer)
+{
+	struct handle *h;
+	int fd = -ENOENT;
+
+	pthread_mutex_lock(&node->lock);
+	for (h = node->handles; h; h = h->next) {
+		if (layer < 0 || h->layer == layer) {
+			fd = dup(h->fd);
+			if (fd < 0)
+				fd = -errno;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&node->lock);
+	return fd;
+}
+
+static int handle_new(struct node *node, int fd, int layer, struct handle **out)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
@@ -21,6 +39,7 @@ static int handle_new(struct node *node, int fd, struct handle **out)
 		return -ENOMEM;
 	}
 	h->fd = fd;
+	h->layer = layer;
 	h->node = node;
 	pthread_mutex_lock(&node->lock);
 	h->next = node->handles;
@@ -48,7 +67,7 @@ static int open_top(struct ufs *u, struct node *node, int flags)
 
 int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
-	int fd;
+	int fd, layer;
 
 	if (wants_write(flags) && ufs_read_only(u))
 		return -EROFS;
@@ -67,10 +86,11 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 		}
 	}
 	fd = open_top(u, node, flags);
+	layer = node->top;
 	pthread_rwlock_unlock(&u->lock);
 	if (fd < 0)
 		return fd;
-	return handle_new(node, fd, out);
+	return handle_new(node, fd, layer, out);
 }
 
 int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, int flags,
@@ -82,7 +102,7 @@ int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, i
 	err = ufs_create_file(u, dir, name, mode, flags, cred, out, st, &fd);
 	if (err)
 		return err;
-	return handle_new(*out, fd, hout);
+	return handle_new(*out, fd, u->upper, hout);
 }
 
 void ufs_release(struct ufs *u, struct handle *h)

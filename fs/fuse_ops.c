@@ -38,6 +38,21 @@ static struct ufs_cred cred_of(fuse_req_t req)
 	return (struct ufs_cred){ .uid = ctx->uid, .gid = ctx->gid };
 }
 
+/* Names of one upper file are separate kernel inodes here: their cached
+ * attributes would go stale when the file changes through another name. */
+static double attr_timeout(fuse_req_t req, const struct stat *st)
+{
+	return !S_ISDIR(st->st_mode) && st->st_nlink > 1 ? 0 : uf(req)->timeout;
+}
+
+/* The same for cached pages of such a file. */
+static int keep_cache(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_nlink <= 1;
+}
+
 static void entry_fill(fuse_req_t req, struct fuse_entry_param *e, struct node *node,
 		       const struct stat *st)
 {
@@ -46,7 +61,7 @@ static void entry_fill(fuse_req_t req, struct fuse_entry_param *e, struct node *
 	if (node == ufs_of(req)->root)
 		e->ino = FUSE_ROOT_ID;
 	e->attr = *st;
-	e->attr_timeout = uf(req)->timeout;
+	e->attr_timeout = attr_timeout(req, st);
 	e->entry_timeout = uf(req)->timeout;
 }
 
@@ -125,7 +140,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, uf(req)->timeout);
+		fuse_reply_attr(req, &st, attr_timeout(req, &st));
 }
 
 static int setattr_flags(int valid)
@@ -157,7 +172,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, uf(req)->timeout);
+		fuse_reply_attr(req, &st, attr_timeout(req, &st));
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -242,7 +257,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uintptr_t)h;
 	/* Every change goes through this mount, so cached pages stay true. */
-	fi->keep_cache = 1;
+	fi->keep_cache = keep_cache(h->fd);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		ufs_release(ufs_of(req), h);
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -35,10 +36,11 @@ static int truncate_at(const struct at *at, off_t size, int fd)
 	return err;
 }
 
-static int set_times_at(const struct at *at, const struct stat *attr, int to_set)
-{
-	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+#define UFS_SET_TIMES (UFS_SET_ATIME | UFS_SET_MTIME | UFS_SET_ATIME_NOW | UFS_SET_MTIME_NOW)
 
+static void times_from(const struct stat *attr, int to_set, struct timespec ts[2])
+{
+	ts[0] = ts[1] = (struct timespec){ .tv_nsec = UTIME_OMIT };
 	if (to_set & UFS_SET_ATIME_NOW)
 		ts[0].tv_nsec = UTIME_NOW;
 	else if (to_set & UFS_SET_ATIME)
@@ -47,6 +49,13 @@ static int set_times_at(const struct at *at, const struct stat *attr, int to_set
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (to_set & UFS_SET_MTIME)
 		ts[1] = attr->st_mtim;
+}
+
+static int set_times_at(const struct at *at, const struct stat *attr, int to_set)
+{
+	struct timespec ts[2];
+
+	times_from(attr, to_set, ts);
 	if (utimensat(at->dirfd, at->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
@@ -66,8 +75,38 @@ static int apply_attrs(const struct at *at, const struct stat *attr, int to_set,
 		return -errno;
 	if (to_set & UFS_SET_SIZE)
 		err = truncate_at(at, attr->st_size, fd);
-	if (!err && (to_set & (UFS_SET_ATIME | UFS_SET_MTIME | UFS_SET_ATIME_NOW | UFS_SET_MTIME_NOW)))
+	if (!err && (to_set & UFS_SET_TIMES))
 		err = set_times_at(at, attr, to_set);
+	return err;
+}
+
+/* A node without a name: only an open file of the upper layer remains to
+ * be changed, through its descriptor. */
+static int setattr_detached(struct ufs *u, struct node *node, const struct stat *attr,
+			    int to_set, struct stat *out)
+{
+	uid_t uid = (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1;
+	gid_t gid = (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1;
+	struct timespec ts[2];
+	int fd = node_handle_fd(node, u->upper);
+	int err = 0;
+
+	if (fd < 0)
+		return fd;
+	times_from(attr, to_set, ts);
+	if ((to_set & (UFS_SET_UID | UFS_SET_GID)) && fchown(fd, uid, gid) < 0)
+		err = -errno;
+	else if ((to_set & UFS_SET_MODE) && fchmod(fd, attr->st_mode & 07777) < 0)
+		err = -errno;
+	else if ((to_set & UFS_SET_SIZE) && ftruncate(fd, attr->st_size) < 0)
+		err = -errno;
+	else if ((to_set & UFS_SET_TIMES) && futimens(fd, ts) < 0)
+		err = -errno;
+	else if (fstat(fd, out) < 0)
+		err = -errno;
+	out->st_ino = node->vino;
+	out->st_nlink = 0;
+	close(fd);
 	return err;
 }
 
@@ -82,8 +121,7 @@ int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
 		return -EROFS;
 	pthread_rwlock_wrlock(&u->lock);
 	if (node->detached) {
-		/* Only an open file of the upper layer can still change. */
-		err = -ENOENT;
+		err = setattr_detached(u, node, attr, to_set, out);
 		goto out_unlock;
 	}
 	err = copyup(u, node, !no_data);
@@ -144,23 +182,45 @@ int ufs_statfs(struct ufs *u, struct statvfs *st)
 	return fstatvfs(u->layers[0].fd, st) < 0 ? -errno : 0;
 }
 
+/* Where the xattr calls find NODE: PATH, and whether they must follow its
+ * last component. A node without a name is reached through an open file,
+ * whose /proc link must be followed; any other path names the entry itself
+ * (the l* calls). AT holds the fd the path goes through: at_close it. */
+static int xattr_path(struct ufs *u, struct node *node, struct at *at, char *path, bool *follow)
+{
+	int err;
+
+	pthread_rwlock_rdlock(&u->lock);
+	*follow = node->detached;
+	if (node->detached) {
+		at->dirfd = node_handle_fd(node, -1);
+		at->owned = true;
+		err = at->dirfd < 0 ? at->dirfd : 0;
+		if (!err)
+			snprintf(path, LAYER_PROC_PATH_MAX, "/proc/self/fd/%d", at->dirfd);
+	} else {
+		err = at_open(u, node, node->top, at);
+		if (!err)
+			layer_proc_path(at->dirfd, at->name, path);
+	}
+	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
 ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *buf, size_t size)
 {
 	char path[LAYER_PROC_PATH_MAX];
+	bool follow;
 	struct at at;
 	ssize_t len;
 	int err;
 
 	if (xattr_is_private(name))
 		return -ENODATA;
-	pthread_rwlock_rdlock(&u->lock);
-	err = at_open(u, node, node->top, &at);
-	if (!err)
-		layer_proc_path(at.dirfd, at.name, path);
-	pthread_rwlock_unlock(&u->lock);
+	err = xattr_path(u, node, &at, path, &follow);
 	if (err)
 		return err;
-	len = lgetxattr(path, name, buf, size);
+	len = follow ? getxattr(path, name, buf, size) : lgetxattr(path, name, buf, size);
 	if (len < 0)
 		len = -errno;
 	at_close(&at);
@@ -188,21 +248,22 @@ ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size)
 {
 	char path[LAYER_PROC_PATH_MAX];
 	char *list = NULL;
+	bool follow;
 	struct at at;
 	ssize_t len;
 	int err;
 
-	pthread_rwlock_rdlock(&u->lock);
-	err = at_open(u, node, node->top, &at);
-	if (!err)
-		layer_proc_path(at.dirfd, at.name, path);
-	pthread_rwlock_unlock(&u->lock);
+	err = xattr_path(u, node, &at, path, &follow);
 	if (err)
 		return err;
-	len = llistxattr(path, NULL, 0);
+	len = follow ? listxattr(path, NULL, 0) : llistxattr(path, NULL, 0);
 	if (len > 0) {
 		list = malloc((size_t)len);
-		len = list ? llistxattr(path, list, (size_t)len) : (errno = ENOMEM, -1);
+		if (!list)
+			len = (errno = ENOMEM, -1);
+		else
+			len = follow ? listxattr(path, list, (size_t)len)
+				     : llistxattr(path, list, (size_t)len);
 	}
 	if (len < 0) {
 		len = -errno;

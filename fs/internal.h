@@ -41,6 +41,10 @@ void node_detach(struct node *node);
 int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
 			bool lower_positive);
 
+/* file.c: a duplicate of an open file of NODE in LAYER (any layer if
+ * negative), for a node that has no name left; -ENOENT if none. */
+int node_handle_fd(struct node *node, int layer);
+
 /* util.c */
 /* Remove NAME in DIRFD and, if it is a directory, everything below it,
  * following no symlink. */

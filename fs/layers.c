@@ -109,8 +109,10 @@ int layer_open_dir(int dirfd, const char *relpath)
 
 void layer_proc_path(int dirfd, const char *name, char *buf)
 {
+	/* The trailing "/." makes the l*xattr calls act on the directory,
+	 * not on the /proc link itself. */
 	if (strcmp(name, ".") == 0)
-		snprintf(buf, LAYER_PROC_PATH_MAX, "/proc/self/fd/%d", dirfd);
+		snprintf(buf, LAYER_PROC_PATH_MAX, "/proc/self/fd/%d/.", dirfd);
 	else
 		snprintf(buf, LAYER_PROC_PATH_MAX, "/proc/self/fd/%d/%s", dirfd, name);
 }

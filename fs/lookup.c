@@ -141,11 +141,11 @@ static int view_apply_marker(struct ufs *u, struct node *dir, const char *name,
 		if (!e)
 			return -ENOMEM;
 		view_add(dir, e);
-	} else {
-		/* Same layer: a real NAME beside .wh.NAME stays, but nothing
-		 * below it merges. Higher layer: stop merging here. */
-		e->collecting = false;
 	}
+	/* The whiteout hides what lies below its own layer only: a
+	 * directory NAME of this same layer still merges. */
+	if (e->stop_after < 0 || layer < e->stop_after)
+		e->stop_after = layer;
 	if (ufs_is_upper(u, layer))
 		e->upper_wh |= (uint8_t)kind;
 	else if (!e->seen_lower) {
@@ -169,6 +169,8 @@ static int view_apply_entry(struct ufs *u, struct node *dir, const char *name,
 {
 	struct node *e = view_find(dir, name);
 
+	if (e && e->stop_after >= 0 && layer > e->stop_after)
+		e->collecting = false;
 	if (!e) {
 		e = node_new(name, type, layer);
 		if (!e)
@@ -180,11 +182,12 @@ static int view_apply_entry(struct ufs *u, struct node *dir, const char *name,
 		}
 		e->collecting = S_ISDIR(type);
 		view_add(dir, e);
-	} else if (e->decided_at == layer) {
+	} else if (e->decided_at == layer && e->type == 0) {
 		/* .wh.NAME of this same layer came first in readdir order. */
 		entry_take(u, e, type, ino, layer);
 		if (S_ISDIR(type) && node_dl_set_single(e, layer) < 0)
 			return -ENOMEM;
+		e->collecting = S_ISDIR(type);
 	} else if (e->collecting && S_ISDIR(type)) {
 		if (node_dl_append(e, layer) < 0)
 			return -ENOMEM;

@@ -25,6 +25,7 @@ struct node *node_new(const char *name, mode_t type, int top)
 	node->top = top;
 	node->decided_at = top;
 	node->lower_layer = -1;
+	node->stop_after = -1;
 	pthread_mutex_init(&node->lock, NULL);
 	return node;
 }
@@ -52,6 +53,17 @@ void node_free_view(struct node *dir)
 			node_free(child);
 	}
 	atomic_store(&dir->view_built, false);
+}
+
+void node_free_tree(struct node *node)
+{
+	struct node *child, *tmp;
+
+	HASH_ITER(hh, node->children, child, tmp) {
+		HASH_DEL(node->children, child);
+		node_free_tree(child);
+	}
+	node_free(node);
 }
 
 struct node *view_find(struct node *dir, const char *name)

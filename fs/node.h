@@ -41,6 +41,7 @@ struct node {
 
 	/* state used only while a view is built */
 	int decided_at;           /* layer that decided this name */
+	int stop_after;           /* a whiteout in this layer: merge nothing below */
 	int lower_layer;          /* first non-upper layer that had the name */
 	bool collecting;          /* a directory still merging lower layers */
 	bool seen_lower;
@@ -53,6 +54,8 @@ struct node *node_new(const char *name, mode_t type, int top);
 void node_free(struct node *node);
 /* Free a directory's view and every child that the kernel does not hold. */
 void node_free_view(struct node *dir);
+/* Free NODE and everything below it, held by the kernel or not (unmount). */
+void node_free_tree(struct node *node);
 
 struct node *view_find(struct node *dir, const char *name);
 void view_add(struct node *dir, struct node *child);

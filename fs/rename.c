@@ -266,7 +266,8 @@ int ufs_rename(struct ufs *u, struct node *dir, const char *name,
 				.udirfd = -1, .newudirfd = -1 };
 	int err;
 
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
+	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
 		return -EINVAL;
 	if (ufs_read_only(u))
 		return -EROFS;

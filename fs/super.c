@@ -254,7 +254,8 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 		goto out_destroy;
 	u->main_dev = u->layers[0].dev;
 	if (u->upper >= 0) {
-		err = check_upper(u, why);
+		err = cfg->work ? check_upper(u, why)
+				: fail(why, cfg->upper, "an upper layer needs a work directory");
 		if (!err)
 			err = open_work(u, cfg->work, why);
 		if (err)
@@ -279,7 +280,7 @@ void ufs_destroy(struct ufs *u)
 	if (!u)
 		return;
 	if (u->root)
-		node_free(u->root);
+		node_free_tree(u->root);
 	for (i = 0; i < u->nlayers; i++)
 		layer_close(&u->layers[i]);
 	free(u->layers);

@@ -60,6 +60,7 @@ struct ufs {
 /* An open file of the merged tree. */
 struct handle {
 	int fd;
+	int layer;                /* where the file was opened */
 	struct node *node;
 	struct handle *next;      /* [node->lock] in node->handles */
 };
