@@ -237,9 +237,9 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 	    fstatat(dst.dirfd, dst.name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		node->vino = ufs_vino(u, u->layers[u->upper].dev, st.st_ino);
 out_dst:
-	at_close(&dst);
+	at_close(u, &dst);
 out_src:
-	at_close(&src);
+	at_close(u, &src);
 	return err;
 }
 

@@ -85,7 +85,7 @@ static int link_object(struct ufs *u, struct node *src, int dirfd, const char *n
 		return err;
 	if (linkat(at.dirfd, at.name, dirfd, name, 0) < 0)
 		err = -errno;
-	at_close(&at);
+	at_close(u, &at);
 	return err;
 }
 
@@ -164,6 +164,7 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 	node = node_new(name, type, u->upper);
 	if (!node)
 		return -ENOMEM;
+	node->id = ufs_new_node_id(u);
 	node->vino = ne->kind == NEW_LINK ? ne->link_src->vino
 					  : ufs_vino(u, u->layers[u->upper].dev, st->st_ino);
 	if (S_ISDIR(type)) {
@@ -188,8 +189,9 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 static int create_entry(struct ufs *u, struct node *dir, const char *name, struct new_entry *ne,
 			const struct ufs_cred *cred, struct node **out, struct stat *st)
 {
+	struct at up = { .dirfd = -1 };
 	struct node *old;
-	int udirfd = -1, err;
+	int err;
 
 	ne->fd = -1;
 	err = check_name(name);
@@ -208,16 +210,15 @@ static int create_entry(struct ufs *u, struct node *dir, const char *name, struc
 	}
 	err = copyup(u, dir, true);
 	if (!err)
-		err = at_open_dir(u, dir, u->upper, O_PATH, &udirfd);
+		err = at_open_self(u, dir, u->upper, &up);
 	if (!err)
-		err = new_entry_create(u, udirfd, name, old, ne, cred);
+		err = new_entry_create(u, up.dirfd, name, old, ne, cred);
 	if (!err) {
-		err = new_entry_node(u, dir, name, old, ne, udirfd, out, st);
+		err = new_entry_node(u, dir, name, old, ne, up.dirfd, out, st);
 		if (err && ne->kind == NEW_FILE)
 			close(ne->fd);
 	}
-	if (udirfd >= 0)
-		close(udirfd);
+	at_close(u, &up);
 out_unlock:
 	pthread_rwlock_unlock(&u->lock);
 	return err;
@@ -340,8 +341,9 @@ int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
 
 static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool rmdir)
 {
+	struct at up;
 	struct node *node;
-	int udirfd = -1, wh, err;
+	int wh, err;
 
 	if (ufs_read_only(u))
 		return -EROFS;
@@ -370,14 +372,14 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 	}
 	err = copyup(u, dir, true);
 	if (!err)
-		err = at_open_dir(u, dir, u->upper, O_PATH, &udirfd);
+		err = at_open_self(u, dir, u->upper, &up);
 	if (err)
 		goto out_unlock;
 	if (node->top == u->upper)
-		wh = remove_upper(u, udirfd, name, rmdir, node->lower_positive);
+		wh = remove_upper(u, up.dirfd, name, rmdir, node->lower_positive);
 	else
-		wh = whiteout_create(udirfd, name, u->whiteout_format);
-	close(udirfd);
+		wh = whiteout_create(up.dirfd, name, u->whiteout_format);
+	at_close(u, &up);
 	if (wh < 0) {
 		err = wh;
 		goto out_unlock;

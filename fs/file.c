@@ -61,7 +61,7 @@ static int open_top(struct ufs *u, struct node *node, int flags)
 	fd = openat(at.dirfd, at.name, flags | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		fd = -errno;
-	at_close(&at);
+	at_close(u, &at);
 	return fd;
 }
 

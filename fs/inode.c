@@ -131,7 +131,7 @@ int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
 	if (err)
 		goto out_unlock;
 	err = apply_attrs(&at, attr, to_set, fd);
-	at_close(&at);
+	at_close(u, &at);
 	if (!err)
 		err = node_stat(u, node, out);
 out_unlock:
@@ -171,7 +171,7 @@ int ufs_readlink(struct ufs *u, struct node *node, char **target)
 		free(buf);
 		size *= 2;
 	}
-	at_close(&at);
+	at_close(u, &at);
 out_unlock:
 	pthread_rwlock_unlock(&u->lock);
 	return err;
@@ -195,6 +195,7 @@ static int xattr_path(struct ufs *u, struct node *node, struct at *at, char *pat
 	if (node->detached) {
 		at->dirfd = node_handle_fd(node, -1);
 		at->owned = true;
+		at->cached = NULL;
 		err = at->dirfd < 0 ? at->dirfd : 0;
 		if (!err)
 			snprintf(path, LAYER_PROC_PATH_MAX, "/proc/self/fd/%d", at->dirfd);
@@ -223,7 +224,7 @@ ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *b
 	len = follow ? getxattr(path, name, buf, size) : lgetxattr(path, name, buf, size);
 	if (len < 0)
 		len = -errno;
-	at_close(&at);
+	at_close(u, &at);
 	return len;
 }
 
@@ -278,7 +279,7 @@ ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size)
 	}
 out:
 	free(list);
-	at_close(&at);
+	at_close(u, &at);
 	return len;
 }
 
@@ -301,7 +302,7 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 		layer_proc_path(at.dirfd, at.name, path);
 		if (lgetxattr(path, name, NULL, 0) < 0)
 			err = -errno;
-		at_close(&at);
+		at_close(u, &at);
 	}
 	if (!err)
 		err = copyup(u, node, true);
@@ -311,7 +312,7 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 		layer_proc_path(at.dirfd, at.name, path);
 		if (remove ? lremovexattr(path, name) : lsetxattr(path, name, value, size, flags))
 			err = -errno;
-		at_close(&at);
+		at_close(u, &at);
 	}
 	pthread_rwlock_unlock(&u->lock);
 	return err;

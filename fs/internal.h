@@ -2,6 +2,7 @@
 #ifndef UNIONFUSE_INTERNAL_H
 #define UNIONFUSE_INTERNAL_H
 
+#include "dircache.h"
 #include "ufs.h"
 
 /* Where an entry of the merged tree sits in one layer: DIRFD is its parent
@@ -10,12 +11,16 @@
 struct at {
 	int dirfd;
 	const char *name;
-	bool owned;
+	bool owned;                    /* dirfd is ours to close */
+	struct dircache_entry *cached; /* dirfd is pinned in the cache */
 };
 
 int at_open(struct ufs *u, struct node *node, int layer, struct at *at);
+/* The directory DIR itself in LAYER: DIRFD is it, NAME is ".". */
+int at_open_self(struct ufs *u, struct node *dir, int layer, struct at *at);
+uint64_t ufs_new_node_id(struct ufs *u);
 int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd);
-void at_close(struct at *at);
+void at_close(struct ufs *u, struct at *at);
 
 bool ufs_is_upper(const struct ufs *u, int layer);
 /* A fresh unique name for scratch in the work directory. */

@@ -10,20 +10,29 @@
 #include <string.h>
 #include <unistd.h>
 
-int at_open(struct ufs *u, struct node *node, int layer, struct at *at)
+uint64_t ufs_new_node_id(struct ufs *u)
+{
+	return (uint64_t)atomic_fetch_add(&u->next_node_id, 1) + 1;
+}
+
+int at_open_self(struct ufs *u, struct node *dir, int layer, struct at *at)
 {
 	char *path;
 	int fd;
 
-	if (node->detached)
+	at->name = ".";
+	at->owned = false;
+	at->cached = NULL;
+	if (dir->detached)
 		return -ENOENT;
-	if (node == u->root) {
+	if (dir == u->root) {
 		at->dirfd = u->layers[layer].fd;
-		at->name = ".";
-		at->owned = false;
 		return 0;
 	}
-	path = node_path(node->parent);
+	at->cached = dircache_get(u->dircache, dir->id, layer, &at->dirfd);
+	if (at->cached)
+		return 0;
+	path = node_path(dir);
 	if (!path)
 		return -ENOMEM;
 	fd = layer_open_dir(u->layers[layer].fd, path);
@@ -31,9 +40,27 @@ int at_open(struct ufs *u, struct node *node, int layer, struct at *at)
 	if (fd < 0)
 		return fd;
 	at->dirfd = fd;
-	at->name = node->name;
-	at->owned = true;
+	at->cached = dircache_add(u->dircache, dir->id, layer, fd);
+	at->owned = !at->cached;
 	return 0;
+}
+
+int at_open(struct ufs *u, struct node *node, int layer, struct at *at)
+{
+	int err;
+
+	if (node->detached)
+		return -ENOENT;
+	if (node == u->root) {
+		at->dirfd = u->layers[layer].fd;
+		at->name = ".";
+		at->owned = false;
+		at->cached = NULL;
+		return 0;
+	}
+	err = at_open_self(u, node->parent, layer, at);
+	at->name = node->name;
+	return err;
 }
 
 int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd)
@@ -50,10 +77,13 @@ int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd)
 	return *fd < 0 ? *fd : 0;
 }
 
-void at_close(struct at *at)
+void at_close(struct ufs *u, struct at *at)
 {
-	if (at->owned && at->dirfd >= 0)
+	if (at->cached)
+		dircache_put(u->dircache, at->cached);
+	else if (at->owned && at->dirfd >= 0)
 		close(at->dirfd);
+	at->cached = NULL;
 	at->dirfd = -1;
 }
 
@@ -85,7 +115,7 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	else if ((err = at_open(u, node, node->top, &at)) == 0) {
 		if (fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
 			err = -errno;
-		at_close(&at);
+		at_close(u, &at);
 	}
 	if (err)
 		return err;
@@ -112,13 +142,13 @@ int ufs_layers_final(struct ufs *u, struct node *dir)
 	pthread_mutex_lock(&dir->lock);
 	for (i = 0; !atomic_load(&dir->layers_final) && i < dir->ndl; i++) {
 		struct wh_dirinfo info;
-		int fd;
+		struct at self;
 
-		err = at_open_dir(u, dir, dir->dl[i], O_PATH, &fd);
+		err = at_open_self(u, dir, dir->dl[i], &self);
 		if (err)
 			break;
-		err = whiteout_dir_info(fd, &info);
-		close(fd);
+		err = whiteout_dir_info(self.dirfd, &info);
+		at_close(u, &self);
 		if (err)
 			break;
 		if (info.opaque)
@@ -140,6 +170,7 @@ static int view_apply_marker(struct ufs *u, struct node *dir, const char *name,
 		e = node_new(name, 0, layer);
 		if (!e)
 			return -ENOMEM;
+		e->id = ufs_new_node_id(u);
 		view_add(dir, e);
 	}
 	/* The whiteout hides what lies below its own layer only: a
@@ -175,6 +206,7 @@ static int view_apply_entry(struct ufs *u, struct node *dir, const char *name,
 		e = node_new(name, type, layer);
 		if (!e)
 			return -ENOMEM;
+		e->id = ufs_new_node_id(u);
 		entry_take(u, e, type, ino, layer);
 		if (S_ISDIR(type) && node_dl_set_single(e, layer) < 0) {
 			node_free(e);

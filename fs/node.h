@@ -31,6 +31,7 @@ struct node {
 	bool lower_positive;      /* [tree] without the upper layer the name exists */
 	bool detached;            /* [tree] unlinked or replaced; only fds remain */
 	ino_t vino;               /* st_ino shown for the life of the mount */
+	uint64_t id;              /* directories: unique, never reused (dircache key) */
 
 	/* directories */
 	uint16_t *dl;             /* [tree] contributing layers, top first */

@@ -16,7 +16,8 @@ struct rename_op {
 	struct node *dir, *newdir;
 	const char *name, *newname;
 	struct node *src, *dst;     /* dst may be NULL or negative */
-	int udirfd, newudirfd;      /* the two parents in the upper layer */
+	struct at up, newup;        /* the two parents in the upper layer */
+	int udirfd, newudirfd;      /* their fds */
 	bool src_opaque, dst_opaque; /* whole tree copied up: mark opaque */
 };
 
@@ -251,19 +252,24 @@ static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags
 	if (!err && (flags & RENAME_EXCHANGE))
 		err = rename_copyup(u, op->dst, &op->dst_opaque);
 	if (!err)
-		err = at_open_dir(u, op->dir, u->upper, O_PATH, &op->udirfd);
-	if (!err)
-		err = at_open_dir(u, op->newdir, u->upper, O_PATH, &op->newudirfd);
+		err = at_open_self(u, op->dir, u->upper, &op->up);
 	if (err)
 		return err;
-	return (flags & RENAME_EXCHANGE) ? rename_exchange(u, op) : rename_move(u, op);
+	err = at_open_self(u, op->newdir, u->upper, &op->newup);
+	if (!err) {
+		op->udirfd = op->up.dirfd;
+		op->newudirfd = op->newup.dirfd;
+		err = (flags & RENAME_EXCHANGE) ? rename_exchange(u, op) : rename_move(u, op);
+		at_close(u, &op->newup);
+	}
+	at_close(u, &op->up);
+	return err;
 }
 
 int ufs_rename(struct ufs *u, struct node *dir, const char *name,
 	       struct node *newdir, const char *newname, unsigned int flags)
 {
-	struct rename_op op = { .dir = dir, .newdir = newdir, .name = name, .newname = newname,
-				.udirfd = -1, .newudirfd = -1 };
+	struct rename_op op = { .dir = dir, .newdir = newdir, .name = name, .newname = newname };
 	int err;
 
 	if ((flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
@@ -278,9 +284,5 @@ int ufs_rename(struct ufs *u, struct node *dir, const char *name,
 	pthread_rwlock_wrlock(&u->lock);
 	err = rename_locked(u, &op, flags);
 	pthread_rwlock_unlock(&u->lock);
-	if (op.udirfd >= 0)
-		close(op.udirfd);
-	if (op.newudirfd >= 0)
-		close(op.newudirfd);
 	return err;
 }

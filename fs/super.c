@@ -261,7 +261,8 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 		if (err)
 			goto out_destroy;
 	}
-	err = make_root(u);
+	u->dircache = dircache_new(UFS_DIRCACHE_CAPACITY);
+	err = u->dircache ? make_root(u) : -ENOMEM;
 	if (err)
 		goto out_destroy;
 	*out = u;
@@ -281,6 +282,7 @@ void ufs_destroy(struct ufs *u)
 		return;
 	if (u->root)
 		node_free_tree(u->root);
+	dircache_free(u->dircache);
 	for (i = 0; i < u->nlayers; i++)
 		layer_close(&u->layers[i]);
 	free(u->layers);

@@ -30,6 +30,9 @@ struct ufs_config {
 	enum wh_format whiteout_format;
 };
 
+/* At most this many directory fds are kept open for reuse (dircache.h). */
+#define UFS_DIRCACHE_CAPACITY 256
+
 struct ufs_cred {
 	uid_t uid;
 	gid_t gid;
@@ -46,6 +49,8 @@ struct ufs {
 	struct node *root;
 	pthread_rwlock_t lock;    /* the tree: see the lock order above */
 	atomic_uint_fast64_t tmp_counter;
+	atomic_uint_fast64_t next_node_id;
+	struct dircache *dircache; /* O_PATH fds of directories in layers */
 	dev_t main_dev;           /* inode numbers of this device are shown as they are */
 	struct inomap *inomap;    /* st_ino for entries of other devices [ino_lock] */
 	ino_t next_vino;          /* [ino_lock] */
