@@ -2,6 +2,10 @@
  * copies it to the upper layer, parents first. The copy is built in the work
  * directory and renamed into place, so nobody sees half of it and a crash
  * leaves only scratch that the next mount removes. */
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
+#include <xxhash.h>
+
 #include "internal.h"
 
 #include <errno.h>
@@ -272,11 +276,122 @@ int copyup(struct ufs *u, struct node *node, bool with_data)
 	return 0;
 }
 
-int copyup_tree(struct ufs *u, struct node *dir)
+/* Hard links met while copying a tree: a lower file and the node whose
+ * upper copy its other names become links to. */
+struct link_seen {
+	struct ino_key_dev {
+		dev_t dev;
+		ino_t ino;
+	} key;
+	struct node *first;
+	UT_hash_handle hh;
+};
+
+static int copyup_as_link(struct ufs *u, struct node *node, struct node *first)
+{
+	struct at from, to;
+	int err = copyup(u, node->parent, true);
+
+	if (!err)
+		err = at_open(u, first, u->upper, &from);
+	if (err)
+		return err;
+	err = at_open(u, node, u->upper, &to);
+	if (!err) {
+		if (linkat(from.dirfd, from.name, to.dirfd, to.name, 0) < 0)
+			err = -errno;
+		at_close(u, &to);
+	}
+	at_close(u, &from);
+	if (err)
+		return err;
+	node->top = u->upper;
+	node->vino = first->vino;
+	if (u->attr_changed && atomic_load(&node->nlookup) > 0)
+		u->attr_changed(u->attr_changed_ctx, node);
+	return 0;
+}
+
+/* Copy up a file of the tree, keeping its hard links to names already copied. */
+static int tree_copy_file(struct ufs *u, struct node *node, struct link_seen **seen)
+{
+	struct ino_key_dev key;
+	struct link_seen *ls;
+	struct stat st;
+	struct at at;
+	int err;
+
+	if (node->top == u->upper)
+		return 0;
+	err = at_open(u, node, node->top, &at);
+	if (err)
+		return err;
+	err = fstatat(at.dirfd, at.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	at_close(u, &at);
+	if (err || S_ISDIR(st.st_mode) || st.st_nlink < 2)
+		return err ? err : copyup(u, node, true);
+	key = (struct ino_key_dev){ .dev = st.st_dev, .ino = st.st_ino };
+	HASH_FIND(hh, *seen, &key, sizeof(key), ls);
+	if (ls)
+		return copyup_as_link(u, node, ls->first);
+	err = copyup(u, node, true);
+	if (err)
+		return err;
+	ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return -ENOMEM;
+	ls->key = key;
+	ls->first = node;
+	HASH_ADD(hh, *seen, key, sizeof(key), ls);
+	return 0;
+}
+
+/* Whiteouts inside a tree that becomes opaque hide nothing any more: drop
+ * them, so no reader of the upper layer ever lists them. */
+static int tree_drop_whiteouts(struct ufs *u, struct node *dir)
 {
 	struct node *child, *tmp;
+	struct at self;
+	int err = at_open_self(u, dir, u->upper, &self);
+
+	if (err)
+		return err;
+	HASH_ITER(hh, dir->children, child, tmp) {
+		if (child->type || !child->upper_wh)
+			continue;
+		err = whiteout_remove(self.dirfd, child->name, child->upper_wh);
+		if (err)
+			break;
+		view_remove(dir, child);
+		node_free(child);
+	}
+	at_close(u, &self);
+	return err;
+}
+
+/* Times of DIR's upper copy, or of the directory in its top layer. */
+static int dir_times(struct ufs *u, struct node *dir, struct stat *st)
+{
+	struct at self;
+	int err = at_open_self(u, dir, u->upper, &self);
+
+	if (err)
+		return err;
+	if (fstat(self.dirfd, st) < 0)
+		err = -errno;
+	at_close(u, &self);
+	return err;
+}
+
+static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
+{
+	struct node *child, *tmp;
+	struct stat before;
+	struct at self;
 	int err = copyup(u, dir, true);
 
+	if (!err)
+		err = dir_times(u, dir, &before);
 	if (!err)
 		err = ufs_view_build(u, dir);
 	HASH_ITER(hh, dir->children, child, tmp) {
@@ -284,7 +399,36 @@ int copyup_tree(struct ufs *u, struct node *dir)
 			break;
 		if (child->type == 0)
 			continue;
-		err = node_is_dir(child) ? copyup_tree(u, child) : copyup(u, child, true);
+		err = node_is_dir(child) ? tree_copy(u, child, seen) : tree_copy_file(u, child, seen);
+	}
+	if (!err)
+		err = tree_drop_whiteouts(u, dir);
+	/* Moving a tree changes nothing in it that a user could see. */
+	if (!err && (err = at_open_self(u, dir, u->upper, &self)) == 0) {
+		restore_dir_times(self.dirfd, &before);
+		at_close(u, &self);
+	}
+	return err;
+}
+
+int copyup_tree(struct ufs *u, struct node *dir)
+{
+	struct link_seen *seen = NULL, *ls, *tmp;
+	struct at at;
+	int err = copyup(u, dir, true);
+
+	/* Opaque first: from here on the upper copy alone is the tree. */
+	if (!err)
+		err = at_open(u, dir, u->upper, &at);
+	if (!err) {
+		err = opaque_mark(at.dirfd, at.name, u->whiteout_format);
+		at_close(u, &at);
+	}
+	if (!err)
+		err = tree_copy(u, dir, &seen);
+	HASH_ITER(hh, seen, ls, tmp) {
+		HASH_DEL(seen, ls);
+		free(ls);
 	}
 	return err;
 }

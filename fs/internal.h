@@ -35,6 +35,9 @@ struct node *node_ref(struct node *node);
 
 /* copyup.c [tree exclusive] */
 int copyup(struct ufs *u, struct node *node, bool with_data);
+/* The whole tree below DIR into the upper layer, which alone holds it from
+ * then on: DIR becomes opaque, hard links inside it are kept, whiteouts
+ * inside it are dropped. */
 int copyup_tree(struct ufs *u, struct node *dir);
 
 

@@ -6,9 +6,33 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Where directory DIR lies in LAYER, relative to the layer root: below its
+ * parent, unless an overlayfs redirect put it elsewhere. [tree] */
+static char *node_layer_path(struct node *dir, int layer)
+{
+	char *parent, *path;
+	uint16_t i;
+
+	if (!dir->parent)
+		return strdup(".");
+	for (i = 0; dir->dl_path && i < dir->ndl; i++)
+		if (dir->dl[i] == layer && dir->dl_path[i])
+			return strdup(dir->dl_path[i]);
+	parent = node_layer_path(dir->parent, layer);
+	if (!parent)
+		return NULL;
+	if (strcmp(parent, ".") == 0)
+		path = strdup(dir->name);
+	else if (asprintf(&path, "%s/%s", parent, dir->name) < 0)
+		path = NULL;
+	free(parent);
+	return path;
+}
 
 uint64_t ufs_new_node_id(struct ufs *u)
 {
@@ -32,7 +56,7 @@ int at_open_self(struct ufs *u, struct node *dir, int layer, struct at *at)
 	at->cached = dircache_get(u->dircache, dir->id, layer, &at->dirfd);
 	if (at->cached)
 		return 0;
-	path = node_path(dir);
+	path = node_layer_path(dir, layer);
 	if (!path)
 		return -ENOMEM;
 	fd = layer_open_dir(u->layers[layer].fd, path);
@@ -69,7 +93,7 @@ int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd)
 
 	if (dir->detached)
 		return -ENOENT;
-	path = node_path(dir);
+	path = node_layer_path(dir, layer);
 	if (!path)
 		return -ENOMEM;
 	*fd = layer_openat(u->layers[layer].fd, path, flags | O_DIRECTORY, 0);
@@ -130,8 +154,74 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	return err;
 }
 
-/* Cut a directory's layers at the first opaque one. Done once, lazily:
- * most directories are never asked. */
+/* PATH's directory part joined with NAME: a sibling of PATH. */
+static char *sibling_path(const char *path, const char *name)
+{
+	const char *slash = strrchr(path, '/');
+	char *out;
+
+	if (!slash)
+		return strdup(name);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - path), path, name) < 0)
+		return NULL;
+	return out;
+}
+
+/* The path a redirect names, relative to a layer root. A relative redirect
+ * names a sibling of FROM (the directory's path in the layer that has it). */
+static char *redirect_target(const char *redirect, const char *from)
+{
+	if (redirect[0] == '/') {
+		while (*redirect == '/')
+			redirect++;
+		return strdup(*redirect ? redirect : ".");
+	}
+	return sibling_path(from, redirect);
+}
+
+/* overlayfs' redirect_dir: the layers below LAYER hold DIR at REDIRECT, not
+ * at its own path. Look it up there in each of them, top first, as overlayfs
+ * does: a missing one is skipped, a whiteout or a non-directory on the way
+ * stops, an opaque one is the last, and a further redirect moves on. */
+static int follow_redirect(struct ufs *u, struct node *dir, int layer, const char *redirect)
+{
+	char *from = node_layer_path(dir, layer);
+	char *path = from ? redirect_target(redirect, from) : NULL;
+	int err = 0, j;
+
+	free(from);
+	if (!path)
+		return -ENOMEM;
+	for (j = layer + 1; !err && j < u->nlayers; j++) {
+		struct wh_dirinfo info;
+		int fd = layer_open_dir(u->layers[j].fd, path);
+
+		if (fd == -ENOENT)
+			continue;
+		if (fd < 0)
+			break;
+		err = whiteout_dir_info(fd, &info);
+		close(fd);
+		if (err)
+			break;
+		err = node_dl_append_path(dir, j, strdup(path));
+		if (!err && info.redirect) {
+			char *next = redirect_target(info.redirect, path);
+
+			free(path);
+			path = next;
+			err = path ? 0 : -ENOMEM;
+		}
+		free(info.redirect);
+		if (info.opaque)
+			break;
+	}
+	free(path);
+	return err;
+}
+
+/* Cut a directory's layers at the first opaque one, and follow overlayfs
+ * redirects. Done once, lazily: most directories are never asked. */
 int ufs_layers_final(struct ufs *u, struct node *dir)
 {
 	int err = 0;
@@ -151,8 +241,13 @@ int ufs_layers_final(struct ufs *u, struct node *dir)
 		at_close(u, &self);
 		if (err)
 			break;
-		if (info.opaque)
-			dir->ndl = (uint16_t)(i + 1);
+		if (info.opaque || info.redirect)
+			node_dl_truncate(dir, (uint16_t)(i + 1));
+		if (!info.opaque && info.redirect)
+			err = follow_redirect(u, dir, dir->dl[i], info.redirect);
+		free(info.redirect);
+		if (info.opaque || info.redirect || err)
+			break;
 	}
 	if (!err)
 		atomic_store(&dir->layers_final, true);
@@ -270,6 +365,7 @@ static int view_scan_layer(struct ufs *u, struct node *dir, int layer)
 	if (err)
 		return err == -ENOENT || err == -ENOTDIR ? 0 : err;
 	err = whiteout_dir_info(fd, &info);
+	free(info.redirect);
 	if (err) {
 		close(fd);
 		return err;

@@ -30,12 +30,15 @@ struct node *node_new(const char *name, mode_t type, int top)
 	return node;
 }
 
+static void node_dl_free_paths(struct node *node);
+
 void node_free(struct node *node)
 {
 	if (!node)
 		return;
 	node_free_view(node);
 	pthread_mutex_destroy(&node->lock);
+	node_dl_free_paths(node);
 	free(node->dl);
 	free(node->name);
 	free(node);
@@ -87,40 +90,98 @@ void view_remove(struct node *dir, struct node *child)
 	child->parent = NULL;
 }
 
+static void node_dl_free_paths(struct node *node)
+{
+	uint16_t i;
+
+	if (!node->dl_path)
+		return;
+	for (i = 0; i < node->ndl; i++)
+		free(node->dl_path[i]);
+	free(node->dl_path);
+	node->dl_path = NULL;
+}
+
 int node_dl_set_single(struct node *node, int layer)
 {
 	uint16_t *dl = realloc(node->dl, sizeof(*dl));
 
 	if (!dl)
 		return -ENOMEM;
+	node_dl_free_paths(node);
 	dl[0] = (uint16_t)layer;
 	node->dl = dl;
 	node->ndl = 1;
 	return 0;
 }
 
-int node_dl_append(struct node *node, int layer)
+/* Make room for one more layer at the end (dl and dl_path). */
+static int node_dl_grow(struct node *node)
 {
 	uint16_t *dl = realloc(node->dl, (node->ndl + 1u) * sizeof(*dl));
 
 	if (!dl)
 		return -ENOMEM;
-	dl[node->ndl++] = (uint16_t)layer;
 	node->dl = dl;
+	if (node->dl_path) {
+		char **paths = realloc(node->dl_path, (node->ndl + 1u) * sizeof(*paths));
+
+		if (!paths)
+			return -ENOMEM;
+		paths[node->ndl] = NULL;
+		node->dl_path = paths;
+	}
+	return 0;
+}
+
+int node_dl_append(struct node *node, int layer)
+{
+	if (node_dl_grow(node) < 0)
+		return -ENOMEM;
+	node->dl[node->ndl++] = (uint16_t)layer;
+	return 0;
+}
+
+int node_dl_append_path(struct node *node, int layer, char *path)
+{
+	if (!node->dl_path) {
+		node->dl_path = calloc(node->ndl + 1u, sizeof(*node->dl_path));
+		if (!node->dl_path)
+			return -ENOMEM;
+	}
+	if (node_dl_grow(node) < 0)
+		return -ENOMEM;
+	node->dl_path[node->ndl] = path;
+	node->dl[node->ndl++] = (uint16_t)layer;
 	return 0;
 }
 
 int node_dl_prepend(struct node *node, int layer)
 {
-	uint16_t *dl = realloc(node->dl, (node->ndl + 1u) * sizeof(*dl));
-
-	if (!dl)
+	if (node_dl_grow(node) < 0)
 		return -ENOMEM;
-	memmove(dl + 1, dl, node->ndl * sizeof(*dl));
-	dl[0] = (uint16_t)layer;
+	memmove(node->dl + 1, node->dl, node->ndl * sizeof(*node->dl));
+	node->dl[0] = (uint16_t)layer;
+	if (node->dl_path) {
+		memmove(node->dl_path + 1, node->dl_path, node->ndl * sizeof(*node->dl_path));
+		node->dl_path[0] = NULL;
+	}
 	node->ndl++;
-	node->dl = dl;
 	return 0;
+}
+
+/* Keep the first N layers. */
+void node_dl_truncate(struct node *node, uint16_t n)
+{
+	uint16_t i;
+
+	if (node->dl_path)
+		for (i = n; i < node->ndl; i++) {
+			free(node->dl_path[i]);
+			node->dl_path[i] = NULL;
+		}
+	if (n < node->ndl)
+		node->ndl = n;
 }
 
 char *node_path(const struct node *node)

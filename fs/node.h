@@ -36,6 +36,9 @@ struct node {
 	/* directories */
 	uint16_t *dl;             /* [tree] contributing layers, top first */
 	uint16_t ndl;             /* [tree] */
+	char **dl_path;           /* [tree] NULL, or per layer: where this directory
+				   * lies in it when an overlayfs redirect moved it
+				   * (NULL item: parent's path + name) */
 	atomic_bool layers_final; /* dl cut at the first opaque layer [self] */
 	atomic_bool view_built;   /* children is the complete merged view [self] */
 	struct node *children;    /* [tree] the merged view */
@@ -65,6 +68,9 @@ void view_remove(struct node *dir, struct node *child);
 int node_dl_set_single(struct node *node, int layer);
 int node_dl_append(struct node *node, int layer);
 int node_dl_prepend(struct node *node, int layer);
+/* Append LAYER where the directory lies at PATH (taken over), not below its parent. */
+int node_dl_append_path(struct node *node, int layer, char *path);
+void node_dl_truncate(struct node *node, uint16_t n);
 
 /* "a/b/c" below the root ("." for the root); NULL on ENOMEM. [tree] */
 char *node_path(const struct node *node);

@@ -21,16 +21,25 @@ struct rename_op {
 	bool src_opaque, dst_opaque; /* whole tree copied up: mark opaque */
 };
 
-/* Everything below DIR now lives in the upper layer only. */
-static void tree_upper_only(struct node *dir)
+static void attr_changed(struct ufs *u, struct node *node)
+{
+	if (u->attr_changed && atomic_load(&node->nlookup) > 0)
+		u->attr_changed(u->attr_changed_ctx, node);
+}
+
+/* Everything below DIR now lives in the upper layer only. A directory that
+ * stops merging changes its link count: the kernel must ask again. */
+static void tree_upper_only(struct ufs *u, struct node *dir)
 {
 	struct node *child, *tmp;
 
-	dir->ndl = 1;
+	if (dir->ndl > 1)
+		attr_changed(u, dir);
+	node_dl_truncate(dir, 1);
 	HASH_ITER(hh, dir->children, child, tmp) {
 		child->lower_positive = false;
 		if (node_is_dir(child) && child->type)
-			tree_upper_only(child);
+			tree_upper_only(u, child);
 	}
 }
 
@@ -178,7 +187,7 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	src->upper_wh = 0;
 	src->lower_positive = dst_lower;
 	if (node_is_dir(src))
-		tree_upper_only(src);
+		tree_upper_only(u, src);
 	view_add(op->newdir, src);
 	if (!err)
 		err = node_leave_negative(op->dir, op->name, u->upper, old_wh, src_lower);
@@ -209,9 +218,9 @@ static int rename_exchange(struct ufs *u, struct rename_op *op)
 	src->upper_wh = dst_wh;
 	dst->upper_wh = src_wh;
 	if (node_is_dir(src))
-		tree_upper_only(src);
+		tree_upper_only(u, src);
 	if (node_is_dir(dst))
-		tree_upper_only(dst);
+		tree_upper_only(u, dst);
 	view_add(op->newdir, src);
 	view_add(op->dir, dst);
 	return err;

@@ -14,6 +14,31 @@
 
 static const char *const opaque_xattrs[] = { "trusted.overlay.opaque", "user.overlay.opaque" };
 static const char *const whiteout_xattrs[] = { "trusted.overlay.whiteout", "user.overlay.whiteout" };
+static const char *const redirect_xattrs[] = { "trusted.overlay.redirect", "user.overlay.redirect" };
+
+/* The value of the first of NAMES set on PATH, NUL-terminated; NULL if none. */
+static char *xattr_string(const char *path, const char *const *names, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		ssize_t len = lgetxattr(path, names[i], NULL, 0);
+		char *value;
+
+		if (len <= 0)
+			continue;
+		value = malloc((size_t)len + 1);
+		if (!value)
+			return NULL;
+		len = lgetxattr(path, names[i], value, (size_t)len);
+		if (len > 0) {
+			value[len] = '\0';
+			return value;
+		}
+		free(value);
+	}
+	return NULL;
+}
 
 int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
 {
@@ -24,6 +49,7 @@ int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
 	out->opaque = false;
 	out->xwhiteouts = false;
 	layer_proc_path(dirfd, ".", path);
+	out->redirect = xattr_string(path, redirect_xattrs, 2);
 	for (i = 0; i < sizeof(opaque_xattrs) / sizeof(opaque_xattrs[0]); i++) {
 		char value[2];
 		ssize_t len = getxattr(path, opaque_xattrs[i], value, sizeof(value));
@@ -33,10 +59,15 @@ int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
 		else if (len == 1 && value[0] == 'x')
 			out->xwhiteouts = true;
 	}
-	if (fstatat(dirfd, WH_OPAQUE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (fstatat(dirfd, WH_OPAQUE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		out->opaque = true;
-	else if (errno != ENOENT)
-		return -errno;
+	} else if (errno != ENOENT) {
+		int err = -errno;
+
+		free(out->redirect);
+		out->redirect = NULL;
+		return err;
+	}
 	return 0;
 }
 

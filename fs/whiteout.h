@@ -21,6 +21,8 @@ enum { WH_AT_NAME = 1, WH_AUFS_FILE = 2 };
 struct wh_dirinfo {
 	bool opaque;      /* overlay.opaque=y or a .wh..wh..opq inside */
 	bool xwhiteouts;  /* overlay.opaque=x: look for xattr whiteouts inside */
+	char *redirect;   /* overlay.redirect: where lower layers hold this
+			   * directory ("/abs/path" or a sibling name); free it */
 };
 
 /* DIRFD is an fd of the directory itself (O_PATH is enough). */
