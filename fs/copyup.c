@@ -206,8 +206,28 @@ static void restore_dir_times(int dirfd, const struct stat *before)
 	utimensat(AT_FDCWD, path, ts, 0);
 }
 
+static void trace_copyup(struct ufs *u, struct node *node, const struct stat *st,
+			 bool with_data, double start)
+{
+	char *path = trace_path(node->parent, node->name);
+	char layer[TRACE_LAYER_MAX], what[48];
+
+	if (S_ISDIR(st->st_mode))
+		snprintf(what, sizeof(what), "directory, its entries stay below");
+	else if (!S_ISREG(st->st_mode))
+		snprintf(what, sizeof(what), "%s", S_ISLNK(st->st_mode) ? "symlink" : "special file");
+	else if (!with_data)
+		snprintf(what, sizeof(what), "no data (truncated)");
+	else
+		trace_size(st->st_size, what, sizeof(what));
+	trace_line(u, "copy-up %s from %s to upper: %s, %.1f ms", path,
+		   trace_layer(u, node->top, layer), what, trace_now_ms() - start);
+	free(path);
+}
+
 static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 {
+	double start = u->trace ? trace_now_ms() : 0;
 	char tmp[UFS_TMPNAME_MAX];
 	struct stat st, parent_st;
 	struct at src, dst;
@@ -235,6 +255,8 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 		goto out_dst;
 	}
 	restore_dir_times(dst.dirfd, &parent_st);
+	if (u->trace)
+		trace_copyup(u, node, &st, with_data, start);
 	/* As overlayfs without an index: a copied-up hard link becomes a file
 	 * of its own, so it stops sharing st_ino with the names left below. */
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 &&

@@ -186,6 +186,17 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 	return 0;
 }
 
+static void trace_create_over(struct ufs *u, struct node *dir, const char *name, bool is_dir)
+{
+	char *path = trace_path(dir, name);
+
+	if (is_dir)
+		trace_line(u, "mkdir %s over a whiteout: new directory marked opaque", path);
+	else
+		trace_line(u, "create %s over a whiteout: the whiteout is replaced", path);
+	free(path);
+}
+
 static int create_entry(struct ufs *u, struct node *dir, const char *name, struct new_entry *ne,
 			const struct ufs_cred *cred, struct node **out, struct stat *st)
 {
@@ -213,6 +224,8 @@ static int create_entry(struct ufs *u, struct node *dir, const char *name, struc
 		err = at_open_self(u, dir, u->upper, &up);
 	if (!err)
 		err = new_entry_create(u, up.dirfd, name, old, ne, cred);
+	if (!err && u->trace && old && old->upper_wh)
+		trace_create_over(u, dir, name, ne->kind == NEW_DIR);
 	if (!err) {
 		err = new_entry_node(u, dir, name, old, ne, up.dirfd, out, st);
 		if (err && ne->kind == NEW_FILE)
@@ -339,6 +352,28 @@ int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
 	return 0;
 }
 
+static const char *whiteout_words(int wh)
+{
+	if (wh & WH_AT_NAME)
+		return "char 0/0";
+	return ".wh. file";
+}
+
+static void trace_remove(struct ufs *u, struct node *dir, struct node *node, int wh, bool rmdir)
+{
+	char *path = trace_path(dir, node->name);
+	char layer[TRACE_LAYER_MAX];
+	const char *op = rmdir ? "rmdir" : "unlink";
+
+	if (wh)
+		trace_line(u, "%s %s: exists in %s, whiteout written to upper (%s)", op, path,
+			   trace_layer(u, node->top == u->upper && node->ndl > 1 ? node->dl[1] :
+				       node->top, layer), whiteout_words(wh));
+	else
+		trace_line(u, "%s %s: only in upper, removed", op, path);
+	free(path);
+}
+
 static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool rmdir)
 {
 	struct at up;
@@ -384,6 +419,8 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 		err = wh;
 		goto out_unlock;
 	}
+	if (u->trace)
+		trace_remove(u, dir, node, wh, rmdir);
 	view_remove(dir, node);
 	err = node_leave_negative(dir, name, u->upper, wh | (node->upper_wh & WH_AUFS_FILE),
 			     node->lower_positive);

@@ -39,18 +39,24 @@ static struct ufs_cred cred_of(fuse_req_t req)
 }
 
 /* Names of one upper file are separate kernel inodes here: their cached
- * attributes would go stale when the file changes through another name. */
-static double attr_timeout(fuse_req_t req, const struct stat *st)
+ * attributes would go stale when the file changes through another name.
+ * Lower files never change, whatever their link count. */
+static double attr_timeout(fuse_req_t req, struct node *node, const struct stat *st)
 {
-	return !S_ISDIR(st->st_mode) && st->st_nlink > 1 ? 0 : uf(req)->timeout;
+	bool shared = !S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
+		      node->top == ufs_of(req)->upper;
+
+	return shared ? 0 : uf(req)->timeout;
 }
 
 /* The same for cached pages of such a file. */
-static int keep_cache(int fd)
+static int keep_cache(fuse_req_t req, const struct handle *h)
 {
 	struct stat st;
 
-	return fstat(fd, &st) == 0 && st.st_nlink <= 1;
+	if (h->layer != ufs_of(req)->upper)
+		return 1;
+	return fstat(h->fd, &st) == 0 && st.st_nlink <= 1;
 }
 
 static void entry_fill(fuse_req_t req, struct fuse_entry_param *e, struct node *node,
@@ -61,7 +67,7 @@ static void entry_fill(fuse_req_t req, struct fuse_entry_param *e, struct node *
 	if (node == ufs_of(req)->root)
 		e->ino = FUSE_ROOT_ID;
 	e->attr = *st;
-	e->attr_timeout = attr_timeout(req, st);
+	e->attr_timeout = attr_timeout(req, node, st);
 	e->entry_timeout = uf(req)->timeout;
 }
 
@@ -140,7 +146,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, attr_timeout(req, &st));
+		fuse_reply_attr(req, &st, attr_timeout(req, node_of(req, ino), &st));
 }
 
 static int setattr_flags(int valid)
@@ -172,7 +178,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, attr_timeout(req, &st));
+		fuse_reply_attr(req, &st, attr_timeout(req, node_of(req, ino), &st));
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -257,7 +263,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uintptr_t)h;
 	/* Every change goes through this mount, so cached pages stay true. */
-	fi->keep_cache = keep_cache(h->fd);
+	fi->keep_cache = keep_cache(req, h);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		ufs_release(ufs_of(req), h);
 }
@@ -370,7 +376,7 @@ static ssize_t add_plus(fuse_req_t req, fuse_ino_t ino, char *p, size_t rem,
 		e.attr.st_ino = de->ino;
 		e.attr.st_mode = de->type;
 	} else {
-		int err = ufs_lookup(ufs_of(req), node_of(req, ino), de->name, &node, &st);
+		int err = ufs_lookup_quiet(ufs_of(req), node_of(req, ino), de->name, &node, &st);
 
 		if (err)
 			return -1;

@@ -3,6 +3,7 @@
 #define UNIONFUSE_INTERNAL_H
 
 #include "dircache.h"
+#include "trace.h"
 #include "ufs.h"
 
 /* Where an entry of the merged tree sits in one layer: DIRFD is its parent

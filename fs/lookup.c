@@ -436,8 +436,25 @@ int ufs_view_build(struct ufs *u, struct node *dir)
 	return err;
 }
 
-int ufs_lookup(struct ufs *u, struct node *dir, const char *name,
-	       struct node **out, struct stat *st)
+static void trace_lookup(struct ufs *u, struct node *dir, const char *name, struct node *child)
+{
+	char *path = trace_path(dir, name);
+	char top[TRACE_LAYER_MAX], next[TRACE_LAYER_MAX];
+
+	if (!child)
+		trace_line(u, "lookup %s -> not found", path);
+	else if (node_is_dir(child) && child->ndl > 1)
+		trace_line(u, "lookup %s -> directory in %s, merged with %d layer%s below (%s%s)",
+			   path, trace_layer(u, child->top, top), child->ndl - 1,
+			   child->ndl > 2 ? "s" : "", trace_layer(u, child->dl[1], next),
+			   child->ndl > 2 ? ", ..." : "");
+	else
+		trace_line(u, "lookup %s -> %s", path, trace_layer(u, child->top, top));
+	free(path);
+}
+
+static int lookup_common(struct ufs *u, struct node *dir, const char *name,
+			 struct node **out, struct stat *st, bool traced)
 {
 	struct node *child;
 	int err;
@@ -450,15 +467,32 @@ int ufs_lookup(struct ufs *u, struct node *dir, const char *name,
 		goto out_unlock;
 	child = view_find(dir, name);
 	if (!child || child->type == 0) {
+		if (traced && u->trace)
+			trace_lookup(u, dir, name, NULL);
 		err = -ENOENT;
 		goto out_unlock;
 	}
 	err = node_stat(u, child, st);
-	if (!err)
+	if (!err) {
 		*out = node_ref(child);
+		if (traced && u->trace)
+			trace_lookup(u, dir, name, child);
+	}
 out_unlock:
 	pthread_rwlock_unlock(&u->lock);
 	return err;
+}
+
+int ufs_lookup(struct ufs *u, struct node *dir, const char *name,
+	       struct node **out, struct stat *st)
+{
+	return lookup_common(u, dir, name, out, st, true);
+}
+
+int ufs_lookup_quiet(struct ufs *u, struct node *dir, const char *name,
+		     struct node **out, struct stat *st)
+{
+	return lookup_common(u, dir, name, out, st, false);
 }
 
 void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup)

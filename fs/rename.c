@@ -125,6 +125,18 @@ static int mark_if_needed(struct ufs *u, struct node *node, bool opaque, bool lo
 	return opaque_mark(udirfd, name, u->whiteout_format);
 }
 
+static void trace_rename(struct ufs *u, struct rename_op *op, bool exchange, int old_wh)
+{
+	char *from = trace_path(op->dir, op->name), *to = trace_path(op->newdir, op->newname);
+
+	trace_line(u, "rename %s %s %s:%s%s%s", from, exchange ? "<->" : "->", to,
+		   op->src_opaque || op->dst_opaque ?
+			   " directory with lower content copied up whole and marked opaque;" : "",
+		   old_wh ? " whiteout left at " : " moved in upper", old_wh ? from : "");
+	free(from);
+	free(to);
+}
+
 static int rename_move(struct ufs *u, struct rename_op *op)
 {
 	struct node *src = op->src, *dst = op->dst;
@@ -191,6 +203,8 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	view_add(op->newdir, src);
 	if (!err)
 		err = node_leave_negative(op->dir, op->name, u->upper, old_wh, src_lower);
+	if (u->trace)
+		trace_rename(u, op, false, old_wh);
 	return err;
 }
 
@@ -223,6 +237,8 @@ static int rename_exchange(struct ufs *u, struct rename_op *op)
 		tree_upper_only(u, dst);
 	view_add(op->newdir, src);
 	view_add(op->dir, dst);
+	if (u->trace)
+		trace_rename(u, op, true, 0);
 	return err;
 }
 

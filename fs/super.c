@@ -242,6 +242,8 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 		return -ENOMEM;
 	u->work_fd = -1;
 	u->whiteout_format = cfg->whiteout_format;
+	u->trace = cfg->trace;
+	pthread_mutex_init(&u->trace_lock, NULL);
 	u->next_vino = (ino_t)1 << 62;
 	pthread_rwlock_init(&u->lock, NULL);
 	pthread_mutex_init(&u->ino_lock, NULL);
@@ -294,5 +296,6 @@ void ufs_destroy(struct ufs *u)
 	}
 	pthread_rwlock_destroy(&u->lock);
 	pthread_mutex_destroy(&u->ino_lock);
+	pthread_mutex_destroy(&u->trace_lock);
 	free(u);
 }

@@ -10,6 +10,7 @@
 #define UNIONFUSE_UFS_H
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@ struct ufs_config {
 	const char *upper;        /* optional: read-only without it */
 	const char *work;         /* required with upper */
 	enum wh_format whiteout_format;
+	FILE *trace;              /* optional: where union decisions are told */
 };
 
 /* At most this many directory fds are kept open for reuse (dircache.h). */
@@ -60,6 +62,8 @@ struct ufs {
 	 * layer can drop what the kernel cached. Optional. */
 	void (*attr_changed)(void *ctx, struct node *node);
 	void *attr_changed_ctx;
+	FILE *trace;              /* union decisions, one line each; NULL: off */
+	pthread_mutex_t trace_lock;
 };
 
 /* An open file of the merged tree. */
@@ -80,6 +84,9 @@ ino_t ufs_vino(struct ufs *u, dev_t dev, ino_t ino);
 /* lookup.c */
 int ufs_lookup(struct ufs *u, struct node *dir, const char *name,
 	       struct node **out, struct stat *st);
+/* The same, untraced: for readdirplus, whose entries are no decisions. */
+int ufs_lookup_quiet(struct ufs *u, struct node *dir, const char *name,
+		     struct node **out, struct stat *st);
 void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup);
 int ufs_view_build(struct ufs *u, struct node *dir);
 int ufs_layers_final(struct ufs *u, struct node *dir);

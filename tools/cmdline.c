@@ -240,6 +240,12 @@ int cmdline_parse_mount(int argc, char **argv, struct mount_plan *plan)
 			r = take_value(argc, argv, &i, &plan->work);
 		else if (strcmp(argv[i], "--init") == 0)
 			r = take_value(argc, argv, &i, &plan->init);
+		else if (strcmp(argv[i], "--trace") == 0)
+			plan->trace = true;
+		else if (strncmp(argv[i], "--trace=", 8) == 0) {
+			plan->trace = true;
+			r = set_string(&plan->trace_file, argv[i] + 8);
+		}
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 			r = die(argv[i], "unknown flag (try unionfuse --help)");
 		else
@@ -303,5 +309,6 @@ void cmdline_free(struct mount_plan *plan)
 	free(plan->init);
 	free(plan->mountpoint);
 	free(plan->fuse_opts);
+	free(plan->trace_file);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -15,6 +15,8 @@ struct mount_plan {
 	enum wh_format whiteout_format;
 	double timeout;
 	char *fuse_opts;        /* options handed to the kernel mount, comma-joined */
+	bool trace;             /* --trace: tell each union decision */
+	char *trace_file;       /* --trace=FILE; NULL: standard error */
 };
 
 /* Parse `mount ...` (ARGV after the word "mount") or the overlayfs form

@@ -197,6 +197,28 @@ out_args:
 	return ret;
 }
 
+/* The trace stream, opened before the daemon detaches: with no FILE it is
+ * a copy of standard error, so the terminal that mounted keeps seeing it. */
+static FILE *open_trace(const struct mount_plan *plan)
+{
+	FILE *f;
+	int fd;
+
+	if (!plan->trace)
+		return NULL;
+	if (plan->trace_file) {
+		f = fopen(plan->trace_file, "ae");
+		if (!f)
+			say(plan->trace_file, strerror(errno));
+		return f;
+	}
+	fd = dup(STDERR_FILENO);
+	f = fd < 0 ? NULL : fdopen(fd, "a");
+	if (!f)
+		say("--trace", strerror(errno));
+	return f;
+}
+
 int daemon_mount(struct mount_plan *plan)
 {
 	struct ufs_config cfg = {
@@ -218,6 +240,11 @@ int daemon_mount(struct mount_plan *plan)
 	}
 	umask(0);
 	raise_fd_limit();
+	cfg.trace = open_trace(plan);
+	if (plan->trace && !cfg.trace) {
+		ret = 1;
+		goto out_undo;
+	}
 	if (ufs_new(&cfg, &u, &why)) {
 		fprintf(stderr, "unionfuse: %s\n", why ? why : "out of memory");
 		free(why);
@@ -226,9 +253,11 @@ int daemon_mount(struct mount_plan *plan)
 	}
 	ret = serve(u, plan);
 	ufs_destroy(u);
+out_undo:
+	if (cfg.trace)
+		fclose(cfg.trace);
 	if (ret == 0)
 		return 0;
-out_undo:
 	/* Bad input leaves nothing behind. */
 	if (made_work)
 		rmdir(plan->work);
