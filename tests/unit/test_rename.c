@@ -473,3 +473,40 @@ Test(rename, moved_dir_holding_whiteouts_can_be_emptied_and_removed)
 	cr_assert(real_is_whiteout(fx, "upper/d"));
 	cr_assert_str_eq(real_list(fx, "work/work"), "");
 }
+
+/* A renamed tree is copied up whole; two names of one lower file inside it
+ * stay one file (found by the differential tester, seed 39). */
+Test(rename, moved_tree_keeps_its_hard_links)
+{
+	struct fx *fx = fx_new(1);
+	struct stat a, b;
+
+	put_file(fx, "l0/d/a", "same");
+	cr_assert_eq(link(fx_path(fx, "l0/d/a"), fx_path(fx, "l0/d/b")), 0);
+	fx_mount(fx);
+	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	a = u_stat(fx, "e/a");
+	b = u_stat(fx, "e/b");
+	cr_assert_eq(a.st_nlink, 2);
+	cr_assert_eq(a.st_ino, b.st_ino);
+	a = real_stat(fx, "upper/e/a");
+	b = real_stat(fx, "upper/e/b");
+	cr_assert_eq(a.st_ino, b.st_ino, "the upper layer holds one file with two names");
+}
+
+/* Renaming a merged directory changes nothing inside it that a user sees:
+ * its modification time stays (differential tester, seed 50). */
+Test(rename, moved_directory_keeps_its_mtime)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/d/x", "x");
+	put_mtime(fx, "l0/d", 1000000000, 0);
+	put_dir(fx, "upper/d");
+	put_whiteout(fx, "upper/d/x");
+	put_mtime(fx, "upper/d", 1000000000, 0);
+	fx_mount(fx);
+	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	cr_assert_eq(u_stat(fx, "e").st_mtim.tv_sec, 1000000000);
+	cr_assert(!real_exists(fx, "upper/e/x"), "no whiteout left inside the opaque copy");
+}
