@@ -179,6 +179,42 @@ static char *redirect_target(const char *redirect, const char *from)
 	return sibling_path(from, redirect);
 }
 
+/* Does an AUFS marker (.wh.NAME) in layer LAYERFD white out a component of
+ * PATH? Kernel overlayfs stops at a whiteout on the way; so must we. */
+static bool path_whited_out(int layerfd, const char *path)
+{
+	char *copy = strdup(path), *slash, *name = copy;
+	int dirfd = layerfd;
+	bool hit = false;
+
+	while (copy && name && !hit) {
+		char *marker;
+		struct stat st;
+		int next;
+
+		slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		if (asprintf(&marker, WH_PREFIX "%s", name) < 0)
+			break;
+		hit = fstatat(dirfd, marker, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		free(marker);
+		if (hit || !slash)
+			break;
+		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dirfd != layerfd)
+			close(dirfd);
+		dirfd = next;
+		if (dirfd < 0)
+			break;
+		name = slash + 1;
+	}
+	if (dirfd >= 0 && dirfd != layerfd)
+		close(dirfd);
+	free(copy);
+	return hit;
+}
+
 /* overlayfs' redirect_dir: the layers below LAYER hold DIR at REDIRECT, not
  * at its own path. Look it up there in each of them, top first, as overlayfs
  * does: a missing one is skipped, a whiteout or a non-directory on the way
@@ -196,7 +232,7 @@ static int follow_redirect(struct ufs *u, struct node *dir, int layer, const cha
 		struct wh_dirinfo info;
 		int fd = layer_open_dir(u->layers[j].fd, path);
 
-		if (fd == -ENOENT)
+		if (fd == -ENOENT && !path_whited_out(u->layers[j].fd, path))
 			continue;
 		if (fd < 0)
 			break;

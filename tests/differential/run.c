@@ -158,7 +158,8 @@ static bool op_differs(struct ctx *c, size_t i)
 		struct strbuf after = { 0 };
 
 		sb_addf(&after, "after %s", sb_str(&head));
-		differ = trees_differ(c, sb_str(&after), op_name(op->kind), one_file);
+		differ = trees_differ(c, sb_str(&after), op_name(op->kind),
+				      one_file || policy_failed_rename(op, sb_str(&ra)));
 		sb_free(&after);
 	} else if (policy_accept_divergence(op, sb_str(&ra), sb_str(&rb))) {
 		c->diverged = true;
