@@ -12,7 +12,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+/* Beneath the layer root, no symlinks, and no other mounts: like overlayfs,
+ * a layer is one directory tree of one filesystem, and a mount inside it
+ * (this union's own mountpoint, say) is never entered. */
+#define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | \
+		      RESOLVE_NO_XDEV)
 
 int layer_open(const char *path, enum layer_role role, struct layer *out)
 {

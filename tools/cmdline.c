@@ -209,6 +209,13 @@ static int check_plan(struct mount_plan *plan)
 		return die("unionfuse", "no lower layer given (try unionfuse --help)");
 	if (!plan->upper && plan->work)
 		return die(plan->work, "a work directory needs an upper layer");
+	if (plan->hostname || plan->hosts_file || plan->resolv_file) {
+		/* The library stacks one init layer: built here or given, not both. */
+		if (plan->init)
+			return die("--init", "cannot be combined with --hostname, --hosts or --resolv");
+		if (!plan->upper)
+			return die("--hostname", "the init layer is built in the work directory: needs --upper");
+	}
 	if (plan->upper && !plan->work) {
 		size_t len = strlen(plan->upper);
 
@@ -240,6 +247,12 @@ int cmdline_parse_mount(int argc, char **argv, struct mount_plan *plan)
 			r = take_value(argc, argv, &i, &plan->work);
 		else if (strcmp(argv[i], "--init") == 0)
 			r = take_value(argc, argv, &i, &plan->init);
+		else if (strcmp(argv[i], "--hostname") == 0)
+			r = take_value(argc, argv, &i, &plan->hostname);
+		else if (strcmp(argv[i], "--hosts") == 0)
+			r = take_value(argc, argv, &i, &plan->hosts_file);
+		else if (strcmp(argv[i], "--resolv") == 0)
+			r = take_value(argc, argv, &i, &plan->resolv_file);
 		else if (strcmp(argv[i], "--trace") == 0)
 			plan->trace = true;
 		else if (strncmp(argv[i], "--trace=", 8) == 0) {
@@ -307,6 +320,9 @@ void cmdline_free(struct mount_plan *plan)
 	free(plan->upper);
 	free(plan->work);
 	free(plan->init);
+	free(plan->hostname);
+	free(plan->hosts_file);
+	free(plan->resolv_file);
 	free(plan->mountpoint);
 	free(plan->fuse_opts);
 	free(plan->trace_file);

@@ -10,6 +10,7 @@ struct mount_plan {
 	char **lowers;          /* base first */
 	int nlowers;
 	char *upper, *work, *init;
+	char *hostname, *hosts_file, *resolv_file;  /* the init layer to build */
 	char *mountpoint;
 	bool foreground, debug, read_only, nonempty;
 	enum wh_format whiteout_format;

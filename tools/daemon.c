@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include "fuse_ops.h"
+#include "initlayer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -116,6 +117,23 @@ static int check_upper_outside_lowers(const struct mount_plan *plan)
 	return bad;
 }
 
+/* A mountpoint inside a layer would have the daemon serve its own
+ * requests through the layer; a layer inside the mountpoint would be hidden
+ * by the mount. Both are refused. */
+static int check_apart(const char *mountpoint, const char *layer)
+{
+	char *mnt = realpath(mountpoint, NULL), *dir = layer ? real_or_parent(layer) : NULL;
+	int bad = 0;
+
+	if (mnt && dir && path_within(mnt, dir))
+		bad = say(mountpoint, "mountpoint lies inside a layer");
+	else if (mnt && dir && path_within(dir, mnt))
+		bad = say(layer, "layer lies inside the mountpoint");
+	free(mnt);
+	free(dir);
+	return bad;
+}
+
 static int check_paths(const struct mount_plan *plan)
 {
 	int i;
@@ -127,7 +145,14 @@ static int check_paths(const struct mount_plan *plan)
 		return 1;
 	if (plan->init && check_dir(plan->init))
 		return 1;
-	return check_mountpoint(plan);
+	if (check_mountpoint(plan))
+		return 1;
+	for (i = 0; i < plan->nlowers; i++)
+		if (check_apart(plan->mountpoint, plan->lowers[i]))
+			return 1;
+	return check_apart(plan->mountpoint, plan->init) ||
+	       check_apart(plan->mountpoint, plan->upper) ||
+	       check_apart(plan->mountpoint, plan->work);
 }
 
 static char *session_options(const struct mount_plan *plan)
@@ -238,6 +263,19 @@ int daemon_mount(struct mount_plan *plan)
 		ret = 1;
 		goto out_undo;
 	}
+	if (plan->hostname || plan->hosts_file || plan->resolv_file) {
+		struct initlayer_spec spec = {
+			.hostname = plan->hostname, .hosts = plan->hosts_file,
+			.resolv = plan->resolv_file,
+		};
+
+		plan->init = initlayer_build(plan->work, &spec, plan->lowers, plan->nlowers);
+		if (!plan->init) {
+			ret = 1;
+			goto out_undo;
+		}
+		cfg.init = plan->init;
+	}
 	umask(0);
 	raise_fd_limit();
 	cfg.trace = open_trace(plan);
@@ -259,6 +297,8 @@ out_undo:
 	if (ret == 0)
 		return 0;
 	/* Bad input leaves nothing behind. */
+	if (made_work && cfg.init)
+		initlayer_remove(plan->work);
 	if (made_work)
 		rmdir(plan->work);
 	if (made_upper)

@@ -1,7 +1,9 @@
 /* unionfuse: the command. Dispatches to mount, umount, or the overlayfs
  * form container tools call as a mount program. */
 #include "cmdline.h"
+#include "commit.h"
 #include "daemon.h"
+#include "import.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +18,8 @@ static const char usage[] =
 "                  LAYER... MOUNTPOINT\n"
 "  unionfuse -o lowerdir=TOP:...:BASE[,upperdir=DIR,workdir=DIR][,OPT...] [SOURCE] MOUNTPOINT\n"
 "  unionfuse umount MOUNTPOINT\n"
+"  unionfuse import [--whiteout=aufs|overlay] IMAGE[:TAG] DESTDIR\n"
+"  unionfuse commit UPPERDIR -o LAYER.tar[.gz] [--image OCIDIR[:BASETAG] --tag TAG]\n"
 "  unionfuse --help | --version\n"
 "\n"
 "Stack read-only LAYERs (listed base first, as in an OCI manifest) into one tree at\n"
@@ -30,6 +34,10 @@ static const char usage[] =
 "                 layer; default: UPPER.work beside it (created if missing)\n"
 "  --init DIR     read-only layer between the image and the upper layer\n"
 "                 (per-container /etc/hosts, /etc/hostname, /etc/resolv.conf)\n"
+"  --hostname NAME, --hosts FILE, --resolv FILE\n"
+"                 build an init layer in WORK/init (rebuilt at each mount) with\n"
+"                 /etc/hostname, /etc/hosts (FILE, or localhost and NAME) and\n"
+"                 /etc/resolv.conf (FILE, or the host's); needs --upper\n"
 "  -f             stay in the foreground\n"
 "  -d             log every FUSE request to stderr (implies -f)\n"
 "  --trace[=FILE] tell each union decision as it happens, one line each, to FILE\n"
@@ -52,10 +60,24 @@ static const char usage[] =
 "xattr files, .wh.NAME files; opaque directories by trusted/user.overlay.opaque=y\n"
 "or a .wh..wh..opq file.\n"
 "\n"
+"import: unpack an OCI image layout (DIR, or DIR:TAG to choose by\n"
+"org.opencontainers.image.ref.name) or a docker-archive tarball (docker save)\n"
+"into DESTDIR/NNN-DIGEST, one directory per layer, base first. Every blob is\n"
+"checked against its digest first; names with '..', absolute names, paths through\n"
+"symlinks and names over 255 bytes are refused. Whiteouts stay .wh. files\n"
+"(unionfuse reads them) unless --whiteout=overlay. Prints the mount command.\n"
+"\n"
+"commit: write UPPERDIR as an OCI layer (.wh. whiteouts, .wh..wh..opq for opaque\n"
+"directories, overlay xattrs left out; the same upper layer always gives the same\n"
+"bytes) and print its diffID and digest. With --image, add it to the OCI layout\n"
+"as a new image tagged TAG (built on BASETAG, else on TAG, else the only image).\n"
+"\n"
 "Examples:\n"
 "  unionfuse mount base/ app/ --upper rw/ /mnt/root\n"
 "  unionfuse -o lowerdir=app:base,upperdir=rw,workdir=work /mnt/root\n"
 "  unionfuse umount /mnt/root\n"
+"  unionfuse import oci-dir:latest layers/\n"
+"  unionfuse commit rw/ -o change.tar.gz --image oci-dir --tag v2\n"
 "\n"
 "Exit status: 0 once mounted; 1 on any error, with one line naming the path and\n"
 "the cause; 2 on a usage error.\n";
@@ -85,6 +107,10 @@ int main(int argc, char **argv)
 		}
 		return daemon_umount(argv[2]);
 	}
+	if (strcmp(argv[1], "import") == 0)
+		return import_main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "commit") == 0)
+		return commit_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "mount") == 0)
 		ret = cmdline_parse_mount(argc - 2, argv + 2, &plan);
 	else

@@ -87,6 +87,19 @@ test_readlink_returns_lower_symlink_target() {
         expect_content "$M/link" base
 }
 
+test_long_symlink_target_survives_readlink_and_copy_up() {
+        build_stack
+        local long
+        long=$(printf 'a%.0s' $(seq 4000))
+        ln -s "$long" "$BASE/long"
+        uf_mount "$M" "$U" "$BASE" "$APP"
+        expect_eq "readlink of a 4000-byte target" "$long" "$(readlink "$M/long")"
+        chown -h 5:5 "$M/long"
+        expect_eq "target in upper after copy-up" "$long" "$(readlink "$U/long")"
+        ln -s "$long" "$M/long2"
+        expect_eq "a new 4000-byte symlink" "$long" "$(readlink "$M/long2")"
+}
+
 test_mknod_creates_fifo_char_device_and_socket() {
         mount_stack
         expect_ok "mkfifo" mkfifo "$M/fifo"

@@ -37,6 +37,18 @@ test_open_for_write_copies_up_with_mode_owner_mtime_xattrs() {
                 "$(stat -c '%a %u:%g %s %.9Y' "$T/m/dir/f")"
 }
 
+test_copy_up_keeps_a_3000_byte_xattr_value() {
+        local base upper value
+        base=$(mkd base) upper=$(mkd upper)
+        echo f > "$base/f"
+        value=0x$(head -c 3000 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        setfattr -n user.big -v "$value" "$base/f"
+        uf_mount "$T/m" "$upper" "$base"
+        expect_eq "through the mount" "$value" "$(getfattr -n user.big -e hex "$T/m/f" 2>/dev/null | sed -n 's/^user.big=//p')"
+        chmod 0600 "$T/m/f"
+        expect_eq "in upper after copy-up" "$value" "$(getfattr -n user.big -e hex "$upper/f" 2>/dev/null | sed -n 's/^user.big=//p')"
+}
+
 test_append_to_lower_file_copies_data_and_leaves_lower_alone() {
         local base app upper
         base=$(mkd base) app=$(mkd app) upper=$(mkd upper)
