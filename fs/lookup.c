@@ -179,17 +179,25 @@ static char *redirect_target(const char *redirect, const char *from)
 	return sibling_path(from, redirect);
 }
 
-/* Does an AUFS marker (.wh.NAME) in layer LAYERFD white out a component of
- * PATH? Kernel overlayfs stops at a whiteout on the way; so must we. */
-static bool path_whited_out(int layerfd, const char *path)
+/* What lies on the way to PATH in one layer, component by component, as
+ * overlayfs' redirect walk sees it: a .wh.NAME marker for a component stops
+ * the walk; an opaque directory above the last component makes this layer
+ * the last one. */
+struct redirect_way {
+	bool whited_out;
+	bool opaque_above;
+};
+
+static void redirect_walk_way(int layerfd, const char *path, struct redirect_way *way)
 {
 	char *copy = strdup(path), *slash, *name = copy;
 	int dirfd = layerfd;
-	bool hit = false;
 
-	while (copy && name && !hit) {
-		char *marker;
+	way->whited_out = way->opaque_above = false;
+	while (copy && name && !way->whited_out) {
+		struct wh_dirinfo info;
 		struct stat st;
+		char *marker;
 		int next;
 
 		slash = strchr(name, '/');
@@ -197,9 +205,9 @@ static bool path_whited_out(int layerfd, const char *path)
 			*slash = '\0';
 		if (asprintf(&marker, WH_PREFIX "%s", name) < 0)
 			break;
-		hit = fstatat(dirfd, marker, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		way->whited_out = fstatat(dirfd, marker, &st, AT_SYMLINK_NOFOLLOW) == 0;
 		free(marker);
-		if (hit || !slash)
+		if (way->whited_out || !slash)
 			break;
 		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dirfd != layerfd)
@@ -207,52 +215,85 @@ static bool path_whited_out(int layerfd, const char *path)
 		dirfd = next;
 		if (dirfd < 0)
 			break;
+		if (whiteout_dir_info(dirfd, &info) == 0) {
+			way->opaque_above |= info.opaque;
+			free(info.redirect);
+		}
 		name = slash + 1;
 	}
 	if (dirfd >= 0 && dirfd != layerfd)
 		close(dirfd);
 	free(copy);
-	return hit;
+}
+
+/* Where DIR lies in layer J by a redirect: an absolute one names the path
+ * from every layer root; a relative one a sibling, below the parent's own
+ * path in that layer. */
+static char *redirect_path_in(struct node *dir, int j, const char *redirect)
+{
+	char *parent, *path;
+
+	if (redirect[0] == '/')
+		return redirect_target(redirect, "");
+	parent = node_layer_path(dir->parent, j);
+	if (!parent)
+		return NULL;
+	if (strcmp(parent, ".") == 0)
+		path = strdup(redirect);
+	else if (asprintf(&path, "%s/%s", parent, redirect) < 0)
+		path = NULL;
+	free(parent);
+	return path;
 }
 
 /* overlayfs' redirect_dir: the layers below LAYER hold DIR at REDIRECT, not
  * at its own path. Look it up there in each of them, top first, as overlayfs
  * does: a missing one is skipped, a whiteout or a non-directory on the way
- * stops, an opaque one is the last, and a further redirect moves on. */
-static int follow_redirect(struct ufs *u, struct node *dir, int layer, const char *redirect)
+ * stops, an opaque one (or one below an opaque directory) is the last, and
+ * a further redirect moves on. */
+static int follow_redirect(struct ufs *u, struct node *dir, int layer, const char *first)
 {
-	char *from = node_layer_path(dir, layer);
-	char *path = from ? redirect_target(redirect, from) : NULL;
-	int err = 0, j;
+	char *redirect = strdup(first);
+	int err = redirect ? 0 : -ENOMEM, j;
 
-	free(from);
-	if (!path)
-		return -ENOMEM;
 	for (j = layer + 1; !err && j < u->nlayers; j++) {
+		char *path = redirect_path_in(dir, j, redirect);
+		struct redirect_way way;
 		struct wh_dirinfo info;
-		int fd = layer_open_dir(u->layers[j].fd, path);
+		int fd;
 
-		if (fd == -ENOENT && !path_whited_out(u->layers[j].fd, path))
-			continue;
-		if (fd < 0)
+		if (!path) {
+			err = -ENOMEM;
 			break;
+		}
+		fd = layer_open_dir(u->layers[j].fd, path);
+		redirect_walk_way(u->layers[j].fd, path, &way);
+		if (fd == -ENOENT && !way.whited_out) {
+			free(path);
+			continue;
+		}
+		if (fd < 0 || way.whited_out) {
+			if (fd >= 0)
+				close(fd);
+			free(path);
+			break;
+		}
 		err = whiteout_dir_info(fd, &info);
 		close(fd);
-		if (err)
-			break;
-		err = node_dl_append_path(dir, j, strdup(path));
-		if (!err && info.redirect) {
-			char *next = redirect_target(info.redirect, path);
-
+		if (!err)
+			err = node_dl_append_path(dir, j, path);
+		else
 			free(path);
-			path = next;
-			err = path ? 0 : -ENOMEM;
+		if (!err && info.redirect) {
+			free(redirect);
+			redirect = info.redirect;
+			info.redirect = NULL;
 		}
 		free(info.redirect);
-		if (info.opaque)
+		if (err || info.opaque || way.opaque_above)
 			break;
 	}
-	free(path);
+	free(redirect);
 	return err;
 }
 

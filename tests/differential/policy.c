@@ -53,9 +53,10 @@ static const struct deliberate deliberate[] = {
 	{ "links out of a renamed directory", "unionfuse renames a directory with "
 		"lower content by copying it up whole (no redirect): a hard link between a "
 		"file inside it and a name outside cannot span layers, so the copy gets its "
-		"own st_nlink, where overlayfs keeps the lower file through a redirect. When "
-		"the renamed directory holds a file with st_nlink > 1 and the trees then "
-		"differ, the sequence stops there as passed" },
+		"own st_nlink, where overlayfs keeps the lower file through a redirect; and "
+		"links inside the tree stay links, where overlayfs breaks them at the next "
+		"copy-up. So a successful rename of a directory holding a file with "
+		"st_nlink > 1 ends the sequence there, as passed" },
 	{ "mtimes after a rename that fails ENOTEMPTY", "overlayfs copies the "
 		"source up before it finds the target not empty, which can stamp a "
 		"parent's mtime; unionfuse checks first and changes nothing. When both "
