@@ -211,7 +211,7 @@ static int create_entry(struct ufs *u, struct node *dir, const char *name, struc
 	if (ufs_read_only(u))
 		return -EROFS;
 	pthread_rwlock_wrlock(&u->lock);
-	err = dir->detached ? -ENOENT : ufs_view_build(u, dir);
+	err = ufs_view_build(u, dir);
 	if (err)
 		goto out_unlock;
 	old = view_find(dir, name);
@@ -383,7 +383,7 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 	if (ufs_read_only(u))
 		return -EROFS;
 	pthread_rwlock_wrlock(&u->lock);
-	err = dir->detached ? -ENOENT : ufs_view_build(u, dir);
+	err = ufs_view_build(u, dir);
 	if (err)
 		goto out_unlock;
 	node = view_find(dir, name);

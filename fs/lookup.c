@@ -499,6 +499,8 @@ int ufs_view_build(struct ufs *u, struct node *dir)
 {
 	int err = 0;
 
+	if (dir->detached)
+		return -ENOENT;
 	if (!node_is_dir(dir))
 		return -ENOTDIR;
 	if (atomic_load(&dir->view_built))
@@ -539,7 +541,7 @@ static int lookup_common(struct ufs *u, struct node *dir, const char *name,
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	pthread_rwlock_rdlock(&u->lock);
-	err = dir->detached ? -ENOENT : ufs_view_build(u, dir);
+	err = ufs_view_build(u, dir);
 	if (err)
 		goto out_unlock;
 	child = view_find(dir, name);

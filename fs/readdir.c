@@ -25,7 +25,7 @@ static int snapshot_fill(struct ufs *u, struct node *dir, struct dir_snapshot *s
 	size_t n = 2;
 	int err;
 
-	err = dir->detached ? -ENOENT : ufs_view_build(u, dir);
+	err = ufs_view_build(u, dir);
 	if (err)
 		return err;
 	HASH_ITER(hh, dir->children, child, tmp)
