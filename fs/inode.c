@@ -1,5 +1,6 @@
 /* Attributes and extended attributes of merged entries. Changing either
  * copies the entry up first (DESIGN section 4). */
+#include "explain.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -208,6 +209,23 @@ static int xattr_path(struct ufs *u, struct node *node, struct at *at, char *pat
 	return err;
 }
 
+/* user.unionfuse.*: made up on each call (explain.h), never read from a layer. */
+static ssize_t getxattr_virtual(struct ufs *u, struct node *node, const char *name,
+				void *buf, size_t size)
+{
+	char *value;
+	ssize_t len = explain_xattr(u, node, name, &value);
+
+	if (len < 0)
+		return len;
+	if (size > 0 && (size_t)len > size)
+		len = -ERANGE;
+	else if (size > 0 && len > 0)
+		memcpy(buf, value, (size_t)len);
+	free(value);
+	return len;
+}
+
 ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *buf, size_t size)
 {
 	char path[LAYER_PROC_PATH_MAX];
@@ -216,6 +234,8 @@ ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *b
 	ssize_t len;
 	int err;
 
+	if (explain_is_virtual_xattr(name))
+		return getxattr_virtual(u, node, name, buf, size);
 	if (xattr_is_private(name))
 		return -ENODATA;
 	err = xattr_path(u, node, &at, path, &follow);
@@ -228,7 +248,8 @@ ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *b
 	return len;
 }
 
-/* Drop the union's private names from a listxattr buffer; returns the new length. */
+/* Drop the union's private names, and any stored name that would pass for
+ * a virtual one, from a listxattr buffer; returns the new length. */
 static size_t xattr_list_filter(char *list, size_t len)
 {
 	size_t in = 0, out = 0;
@@ -236,7 +257,7 @@ static size_t xattr_list_filter(char *list, size_t len)
 	while (in < len) {
 		size_t n = strlen(list + in) + 1;
 
-		if (!xattr_is_private(list + in)) {
+		if (!xattr_is_private(list + in) && !explain_is_virtual_xattr(list + in)) {
 			memmove(list + out, list + in, n);
 			out += n;
 		}
@@ -291,6 +312,8 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 	struct at at;
 	int err = 0;
 
+	if (explain_is_virtual_xattr(name))
+		return -EPERM;
 	if (xattr_is_private(name))
 		return -EOPNOTSUPP;
 	if (ufs_read_only(u))

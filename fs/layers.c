@@ -31,7 +31,15 @@ int layer_open(const char *path, enum layer_role role, struct layer *out)
 		return err;
 	}
 	out->path = strdup(path);
-	if (!out->path) {
+	/* What the union tells about itself (user.unionfuse.layers) must
+	 * still name the layer once the daemon has left its cwd. */
+	out->abspath = realpath(path, NULL);
+	if (!out->abspath && errno != ENOMEM)
+		out->abspath = strdup(path);
+	if (!out->path || !out->abspath) {
+		free(out->path);
+		free(out->abspath);
+		out->path = out->abspath = NULL;
 		close(fd);
 		return -ENOMEM;
 	}
@@ -47,7 +55,8 @@ void layer_close(struct layer *layer)
 		close(layer->fd);
 	layer->fd = -1;
 	free(layer->path);
-	layer->path = NULL;
+	free(layer->abspath);
+	layer->path = layer->abspath = NULL;
 }
 
 const char *layer_role_name(enum layer_role role)

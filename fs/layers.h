@@ -13,6 +13,7 @@ enum layer_role { LAYER_LOWER, LAYER_INIT, LAYER_UPPER };
 struct layer {
 	int fd;               /* O_PATH|O_DIRECTORY fd of the layer's root */
 	char *path;           /* as given on the command line, for messages */
+	char *abspath;        /* its realpath at setup: the daemon chdirs to / */
 	dev_t dev;            /* st_dev of the root */
 	enum layer_role role;
 };

@@ -209,7 +209,10 @@ static int open_work(struct ufs *u, const char *work, char **why)
 		return fail_errno(why, work, err);
 	}
 	u->work_fd = fd;
-	return 0;
+	u->work_path = realpath(work, NULL);
+	if (!u->work_path && errno != ENOMEM)
+		u->work_path = strdup(work);
+	return u->work_path ? 0 : -ENOMEM;
 }
 
 static int make_root(struct ufs *u)
@@ -290,6 +293,7 @@ void ufs_destroy(struct ufs *u)
 	free(u->layers);
 	if (u->work_fd >= 0)
 		close(u->work_fd);
+	free(u->work_path);
 	HASH_ITER(hh, u->inomap, m, tmp) {
 		HASH_DEL(u->inomap, m);
 		free(m);

@@ -47,6 +47,7 @@ struct ufs {
 	int nlayers;
 	int upper;                /* index of the upper layer, -1 if read-only */
 	int work_fd;              /* WORK/work: scratch for atomic changes */
+	char *work_path;          /* realpath of WORK, NULL without an upper */
 	enum wh_format whiteout_format;
 	struct node *root;
 	pthread_rwlock_t lock;    /* the tree: see the lock order above */

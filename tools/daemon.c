@@ -69,24 +69,33 @@ static int ensure_dir(const char *path, bool *created)
 	return check_dir(path);
 }
 
-/* The real path of PATH, or of its parent when PATH does not exist yet. */
+/* The absolute, symlink-free path of PATH; when PATH does not exist yet,
+ * that of its parent joined with its last name. */
 static char *real_or_parent(const char *path)
 {
-	char *real = realpath(path, NULL), *copy, *slash;
+	char *real = realpath(path, NULL), *copy, *slash, *parent, *out = NULL;
+	const char *base = path;
 
 	if (real || errno != ENOENT)
 		return real;
 	copy = strdup(path);
 	if (!copy)
 		return NULL;
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
 	slash = strrchr(copy, '/');
-	if (slash == copy)
-		slash[1] = '\0';
-	else if (slash)
+	if (slash) {
+		base = slash + 1;
 		*slash = '\0';
-	real = realpath(slash ? copy : ".", NULL);
+	} else {
+		base = copy;
+	}
+	parent = realpath(slash ? (*copy ? copy : "/") : ".", NULL);
+	if (parent && asprintf(&out, "%s/%s", strcmp(parent, "/") ? parent : "", base) < 0)
+		out = NULL;
+	free(parent);
 	free(copy);
-	return real;
+	return out;
 }
 
 static bool path_within(const char *inner, const char *outer)

@@ -127,4 +127,20 @@ test_no_layer_at_all_is_refused() {
         expect_absent "$T/w"
 }
 
+# Regression: a missing upper and work directory, siblings of the
+# mountpoint and the layers, were once taken for their parent directory and
+# the mountpoint refused as "inside a layer".
+test_new_upper_beside_the_mountpoint_is_accepted() {
+        mkdir -p "$T/l" "$T/m"
+        echo x > "$T/l/f"
+        track_lower "$T/l"
+        track_mount "$T/m"
+        (cd "$T" && "$UF" -o lowerdir=l,upperdir=up,workdir=up.work m) ||
+                fail "mount with a new upper beside the mountpoint was refused"
+        expect_content "$T/m/f" x
+        echo y > "$T/m/g"
+        unmount "$T/m"
+        expect_content "$T/up/g" y
+}
+
 run_tests
