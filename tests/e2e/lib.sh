@@ -220,7 +220,8 @@ layer_fingerprint() {   # DIR
         local dir=$1
         (
                 set +e
-                cd "$dir" || exit 1
+                trap - ERR      # a vanished layer shows in the comparison instead
+                cd "$dir" 2>/dev/null || { echo "layer $dir is gone"; exit 0; }
                 find . -printf '%p %y %m %U:%G %n %s %T@ %C@ %l\n'
                 find . -type c -exec stat -c '%n dev=%t:%T' {} +
                 # -execdir: a deep tree has paths longer than PATH_MAX
