@@ -54,10 +54,6 @@ int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
  * negative), for a node that has no name left; -ENOENT if none. */
 int node_handle_fd(struct node *node, int layer);
 
-/* util.c */
-/* Remove NAME in DIRFD and, if it is a directory, everything below it,
- * following no symlink. */
-int util_remove_tree(int dirfd, const char *name);
-/* Empty the directory DIRFD. */
-int util_empty_dir(int dirfd);
+/* util.c: util_remove_tree, util_empty_dir */
+#include "util.h"
 #endif

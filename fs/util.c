@@ -8,12 +8,33 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Passes until one finds nothing left: removing names while reading a
+ * directory may make readdir skip some. */
+static int empty_dir_stream(DIR *dir)
+{
+	int err = 0, removed = 1;
+	struct dirent *de;
+
+	while (!err && removed) {
+		removed = 0;
+		rewinddir(dir);
+		while (!err && (errno = 0, de = readdir(dir))) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			err = util_remove_tree(dirfd(dir), de->d_name);
+			removed++;
+		}
+		if (!err && !de && errno)
+			err = -errno;
+	}
+	return err;
+}
+
 int util_empty_dir(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
 	DIR *dir;
-	int err = 0;
+	int err;
 
 	if (fd < 0)
 		return -errno;
@@ -23,15 +44,7 @@ int util_empty_dir(int dirfd)
 		close(fd);
 		return err;
 	}
-	while ((errno = 0, de = readdir(dir))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		err = util_remove_tree(fd, de->d_name);
-		if (err)
-			break;
-	}
-	if (!de && errno && !err)
-		err = -errno;
+	err = empty_dir_stream(dir);
 	closedir(dir);
 	return err;
 }
@@ -46,7 +59,9 @@ int util_remove_tree(int dirfd, const char *name)
 		return -errno;
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return errno == ENOENT ? 0 : -errno;
+	/* A directory left without write permission (by an archive, say). */
+	fchmod(fd, 0700);
 	err = util_empty_dir(fd);
 	close(fd);
 	if (err)

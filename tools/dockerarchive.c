@@ -19,6 +19,7 @@
 
 struct spool {
 	char **names;           /* member names, "./" stripped */
+	char **links;           /* a symlink member's target; NULL for a file */
 	int n, cap;
 	const char *dir;
 };
@@ -36,26 +37,58 @@ static char *spooled_path(const struct spool *s, int i)
 	return asprintf(&p, "%s/m%d", s->dir, i) < 0 ? NULL : p;
 }
 
+static int spool_grow(struct spool *s)
+{
+	char **n, **l;
+
+	if (s->n < s->cap)
+		return 0;
+	s->cap = s->cap * 2 + 16;
+	n = reallocarray(s->names, (size_t)s->cap, sizeof(char *));
+	if (n)
+		s->names = n;
+	l = reallocarray(s->links, (size_t)s->cap, sizeof(char *));
+	if (l)
+		s->links = l;
+	return n && l ? 0 : -1;
+}
+
+static const char *strip_dot(const char *name)
+{
+	while (name && name[0] == '.' && name[1] == '/')
+		name += 2;
+	return name;
+}
+
+/* docker save writes ID/layer.tar as a symlink to the layer's file. */
+static int spool_link(struct spool *s, struct archive_entry *e)
+{
+	const char *target = archive_entry_symlink(e);
+
+	if (spool_grow(s))
+		return -1;
+	s->names[s->n] = strdup(strip_dot(archive_entry_pathname(e)));
+	s->links[s->n] = strdup(target ? target : "");
+	if (!s->names[s->n] || !s->links[s->n])
+		return -1;
+	s->n++;
+	return 0;
+}
+
 static int spool_member(struct spool *s, struct archive *a, struct archive_entry *e,
 			const char *tarpath)
 {
-	const char *name = archive_entry_pathname(e);
+	const char *name = strip_dot(archive_entry_pathname(e));
 	char *path;
 	const void *buf;
 	size_t size;
 	la_int64_t off;
 	int fd, r;
 
-	while (name && name[0] == '.' && name[1] == '/')
-		name += 2;
-	if (s->n == s->cap) {
-		char **n = reallocarray(s->names, (size_t)(s->cap = s->cap * 2 + 16), sizeof(char *));
-
-		if (!n)
-			return -1;
-		s->names = n;
-	}
+	if (spool_grow(s))
+		return -1;
 	s->names[s->n] = strdup(name ? name : "");
+	s->links[s->n] = NULL;
 	path = spooled_path(s, s->n);
 	if (!s->names[s->n] || !path) {
 		free(path);
@@ -101,26 +134,65 @@ static int spool_all(struct spool *s, const char *tarpath)
 			err = say(tarpath, archive_error_string(a));
 		else if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e))
 			err = spool_member(s, a, e, tarpath);
+		else if (archive_entry_filetype(e) == AE_IFLNK)
+			err = spool_link(s, e);
 	}
 	archive_read_free(a);
 	return err;
 }
 
-/* The spooled copy of member NAME; NULL after a message. */
-static char *member(const struct spool *s, const char *name, const char *tarpath)
+/* TARGET of a symlink member FROM, as a member name: "a/b" + "../c" → "c". */
+static char *link_target(const char *from, const char *target)
 {
-	int i;
+	char *joined, *out, *save = NULL, *c;
+	const char *slash = strrchr(from, '/');
+	size_t len = 0;
 
-	while (name && name[0] == '.' && name[1] == '/')
-		name += 2;
-	for (i = s->n - 1; name && i >= 0; i--)
-		if (!strcmp(s->names[i], name))
-			return spooled_path(s, i);
-	fprintf(stderr, "unionfuse: %s: no member '%s'\n", tarpath, name ? name : "(null)");
-	return NULL;
+	if (asprintf(&joined, "%.*s/%s", slash ? (int)(slash - from) : 0, from, target) < 0)
+		return NULL;
+	out = calloc(strlen(joined) + 1, 1);
+	for (c = strtok_r(joined, "/", &save); out && c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			while (len > 0 && out[--len] != '/')
+				;
+			out[len] = '\0';
+			continue;
+		}
+		len += (size_t)sprintf(out + len, "%s%s", len ? "/" : "", c);
+	}
+	free(joined);
+	return out;
 }
 
-/* "sha256:<hex>" when NAME is "<hex>.json" or "blobs/sha256/<hex>". */
+/* The spooled copy of member NAME, through symlink members; NULL after a
+ * message. */
+static char *member(const struct spool *s, const char *name, const char *tarpath)
+{
+	char *resolved = NULL, *path = NULL;
+	int i, hops;
+
+	name = strip_dot(name);
+	for (hops = 0; name && hops < 8 && !path; hops++) {
+		for (i = s->n - 1; i >= 0 && strcmp(s->names[i], name); i--)
+			;
+		if (i < 0)
+			break;
+		if (!s->links[i]) {
+			path = spooled_path(s, i);
+			break;
+		}
+		free(resolved);
+		name = resolved = link_target(s->names[i], s->links[i]);
+	}
+	if (!path)
+		fprintf(stderr, "unionfuse: %s: no member '%s'\n", tarpath, name ? name : "(null)");
+	free(resolved);
+	return path;
+}
+
+/* "sha256:<hex>" when NAME is "<hex>.json", "<hex>.tar" or "blobs/sha256/<hex>". */
 static char *digest_from_name(const char *name)
 {
 	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
@@ -128,7 +200,7 @@ static char *digest_from_name(const char *name)
 
 	if (asprintf(&d, "sha256:%.64s", base) < 0)
 		return NULL;
-	if (!digest_valid(d) || (base[64] && strcmp(base + 64, ".json"))) {
+	if (!digest_valid(d) || (base[64] && strcmp(base + 64, ".json") && strcmp(base + 64, ".tar"))) {
 		free(d);
 		return NULL;
 	}
@@ -241,8 +313,11 @@ int dockerarchive_open(const char *path, const char *tag, const char *scratch,
 		err = list_layers(&s, entry, path, img);
 	json_decref(list);
 	free(mpath);
-	for (i = 0; i < s.n; i++)
+	for (i = 0; i < s.n; i++) {
 		free(s.names[i]);
+		free(s.links[i]);
+	}
 	free(s.names);
+	free(s.links);
 	return err;
 }

@@ -9,7 +9,7 @@
 #include "digest.h"
 #include "dockerarchive.h"
 #include "oci.h"
-#include "rmtree.h"
+#include "util.h"
 #include "unpack.h"
 
 #include <archive.h>
@@ -122,7 +122,7 @@ static int unpack_into(int destfd, const char *dest, const char *name, const str
 
 	if (asprintf(&scratch, ".%s.partial", name) < 0)
 		return -1;
-	rmtree_at(destfd, scratch);          /* left by an import that died */
+	util_remove_tree(destfd, scratch);          /* left by an import that died */
 	if (mkdirat(destfd, scratch, 0755) < 0 ||
 	    (fd = openat(destfd, scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "unionfuse: %s/%s: %s\n", dest, scratch, strerror(errno));
@@ -136,7 +136,7 @@ static int unpack_into(int destfd, const char *dest, const char *name, const str
 		err = -1;
 	}
 	if (err)
-		rmtree_at(destfd, scratch);
+		util_remove_tree(destfd, scratch);
 	free(scratch);
 	return err;
 }
@@ -201,7 +201,7 @@ static int open_image(const struct import_args *ia, int destfd, struct oci_image
 	} else if (asprintf(&scratch, "%s/" SCRATCH_NAME, ia->dest) < 0) {
 		err = -1;
 	} else {
-		rmtree_at(destfd, SCRATCH_NAME);
+		util_remove_tree(destfd, SCRATCH_NAME);
 		err = mkdirat(destfd, SCRATCH_NAME, 0700);
 		if (err)
 			fprintf(stderr, "unionfuse: %s: %s\n", scratch, strerror(errno));
@@ -241,7 +241,7 @@ int import_main(int argc, char **argv)
 	}
 	if (!err)
 		print_mount_command(ia.dest, names, img.nlayers);
-	rmtree_at(destfd, SCRATCH_NAME);
+	util_remove_tree(destfd, SCRATCH_NAME);
 	for (i = 0; names && i < img.nlayers; i++)
 		free(names[i]);
 	free(names);

@@ -4,7 +4,7 @@
  * the image or of the container's changes. */
 #include "initlayer.h"
 
-#include "rmtree.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -172,7 +172,7 @@ char *initlayer_build(const char *work, const struct initlayer_spec *spec,
 	if (asprintf(&path, "%s/init", work) < 0)
 		return NULL;
 	workfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	err = workfd < 0 ? -errno : rmtree_at(workfd, "init");
+	err = workfd < 0 ? -errno : util_remove_tree(workfd, "init");
 	if ((err && err != -ENOENT) || mkdirat(workfd, "init", 0755) < 0 ||
 	    (initfd = openat(workfd, "init", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		fail(path, strerror(err && err != -ENOENT ? -err : errno));
@@ -191,7 +191,7 @@ fail:
 	if (initfd >= 0)
 		close(initfd);
 	if (workfd >= 0) {
-		rmtree_at(workfd, "init");    /* a refused mount leaves nothing */
+		util_remove_tree(workfd, "init");    /* a refused mount leaves nothing */
 		close(workfd);
 	}
 	free(path);
@@ -204,6 +204,6 @@ void initlayer_remove(const char *work)
 
 	if (workfd < 0)
 		return;
-	rmtree_at(workfd, "init");
+	util_remove_tree(workfd, "init");
 	close(workfd);
 }

@@ -7,7 +7,7 @@ packages=(
   cmake gcc make pkg-config
   libfuse3-dev fuse3 libxxhash-dev uthash-dev libcriterion-dev
   attr busybox-static util-linux kmod
-  libarchive-dev libssl-dev libjansson-dev libarchive-tools zstd
+  libarchive-dev libssl-dev libjansson-dev libarchive-tools zstd skopeo
 )
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)

@@ -99,7 +99,9 @@ static int open_parent(const struct unpacker *u, const char *name, const struct 
 	for (i = 0; cur >= 0 && i < rp->n - 1; i++) {
 		int next = openat(cur, rp->comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-		if (next < 0 && errno == ENOENT && create && mkdirat(cur, rp->comp[i], 0755) == 0)
+		/* A parent the archive does not list: 0755 whatever the umask. */
+		if (next < 0 && errno == ENOENT && create && mkdirat(cur, rp->comp[i], 0755) == 0 &&
+		    fchmodat(cur, rp->comp[i], 0755, 0) == 0)
 			next = openat(cur, rp->comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0) {
 			struct stat st;
@@ -370,6 +372,10 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 		return -1;
 	}
 	name = rp.comp[rp.n - 1];
+	/* AUFS's own bookkeeping (.wh..wh.plnk, .wh..wh.orph): not content,
+	 * left out as docker does. */
+	if (!strncmp(name, WH_PREFIX WH_PREFIX, 2 * WH_PREFIX_LEN) && strcmp(name, WH_OPAQUE_NAME))
+		goto out;
 	if (u->o->overlay_whiteouts && whiteout_is_marker_name(name))
 		err = convert_marker(u, e, dirfd, name);
 	if (err) {
