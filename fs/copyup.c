@@ -181,8 +181,9 @@ static int copy_meta(struct ufs *u, const struct at *src, const struct stat *st,
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	int err;
 
-	if (fchownat(u->work_fd, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	err = owner_set(u, u->work_fd, tmp, st->st_uid, st->st_gid, st->st_mode);
+	if (err)
+		return err;
 	if (!S_ISLNK(st->st_mode) &&
 	    fchmodat(u->work_fd, tmp, st->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -244,6 +245,7 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 		err = -errno;
 		goto out_dst;
 	}
+	owner_apply(u, src.dirfd, src.name, &st);
 	ufs_tmpname(u, tmp, sizeof(tmp));
 	err = copy_object(u, &src, &st, tmp, with_data);
 	if (!err)

@@ -90,11 +90,15 @@ static int link_object(struct ufs *u, struct node *src, int dirfd, const char *n
 }
 
 /* Owner and set-id bits of a new entry (chown as root clears set-id bits). */
-static int set_new_owner(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode,
-			 enum new_kind kind)
+static int set_new_owner(struct ufs *u, int dirfd, const char *name, uid_t uid, gid_t gid,
+			 mode_t mode, enum new_kind kind)
 {
-	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	static const mode_t type_of[] = { [NEW_FILE] = S_IFREG, [NEW_DIR] = S_IFDIR,
+					  [NEW_SYMLINK] = S_IFLNK, [NEW_NODE] = 0, [NEW_LINK] = 0 };
+	int err = owner_set(u, dirfd, name, uid, gid, type_of[kind] | (mode & ~S_IFMT));
+
+	if (err)
+		return err;
 	if (kind != NEW_SYMLINK && (mode & (S_ISUID | S_ISGID)) &&
 	    fchmodat(dirfd, name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -137,7 +141,7 @@ static int new_entry_create(struct ufs *u, int udirfd, const char *name, struct 
 	if (err)
 		return err;
 	if (ne->kind != NEW_LINK)
-		err = set_new_owner(tdir, tname, uid, gid, mode, ne->kind);
+		err = set_new_owner(u, tdir, tname, uid, gid, mode, ne->kind);
 	/* A directory replacing a whiteout must not show what lies below. */
 	if (!err && ne->kind == NEW_DIR && wh)
 		err = opaque_mark(tdir, tname, u->whiteout_format);

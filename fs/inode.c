@@ -62,18 +62,31 @@ static int set_times_at(const struct at *at, const struct stat *attr, int to_set
 	return 0;
 }
 
-static int apply_attrs(const struct at *at, const struct stat *attr, int to_set, int fd)
+static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *attr, int to_set,
+		       int fd)
 {
 	uid_t uid = (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1;
 	gid_t gid = (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1;
 	int err = 0;
 
-	if ((to_set & (UFS_SET_UID | UFS_SET_GID)) &&
-	    fchownat(at->dirfd, at->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if ((to_set & UFS_SET_MODE) &&
-	    fchmodat(at->dirfd, at->name, attr->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (to_set & (UFS_SET_UID | UFS_SET_GID)) {
+		struct stat cur;
+
+		if (fstatat(at->dirfd, at->name, &cur, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		owner_apply(u, at->dirfd, at->name, &cur);
+		err = owner_set(u, at->dirfd, at->name, uid == (uid_t)-1 ? cur.st_uid : uid,
+				gid == (gid_t)-1 ? cur.st_gid : gid, cur.st_mode);
+		if (err)
+			return err;
+	}
+	if (to_set & UFS_SET_MODE) {
+		if (fchmodat(at->dirfd, at->name, attr->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		err = owner_set_mode(at->dirfd, at->name, attr->st_mode);
+		if (err)
+			return err;
+	}
 	if (to_set & UFS_SET_SIZE)
 		err = truncate_at(at, attr->st_size, fd);
 	if (!err && (to_set & UFS_SET_TIMES))
@@ -131,7 +144,7 @@ int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
 	err = at_open(u, node, u->upper, &at);
 	if (err)
 		goto out_unlock;
-	err = apply_attrs(&at, attr, to_set, fd);
+	err = apply_attrs(u, &at, attr, to_set, fd);
 	at_close(u, &at);
 	if (!err)
 		err = node_stat(u, node, out);

@@ -3,6 +3,7 @@
 #define UNIONFUSE_INTERNAL_H
 
 #include "dircache.h"
+#include "owner.h"
 #include "trace.h"
 #include "ufs.h"
 

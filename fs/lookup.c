@@ -139,6 +139,8 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	else if ((err = at_open(u, node, node->top, &at)) == 0) {
 		if (fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
 			err = -errno;
+		else
+			owner_apply(u, at.dirfd, at.name, st);
 		at_close(u, &at);
 	}
 	if (err)

@@ -246,6 +246,7 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 	u->work_fd = -1;
 	u->whiteout_format = cfg->whiteout_format;
 	u->trace = cfg->trace;
+	atomic_store(&u->overrides, cfg->unprivileged);
 	pthread_mutex_init(&u->trace_lock, NULL);
 	u->next_vino = (ino_t)1 << 62;
 	pthread_rwlock_init(&u->lock, NULL);

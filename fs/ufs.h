@@ -30,6 +30,7 @@ struct ufs_config {
 	const char *work;         /* required with upper */
 	enum wh_format whiteout_format;
 	FILE *trace;              /* optional: where union decisions are told */
+	bool unprivileged;        /* the daemon cannot chown: read owner overrides */
 };
 
 /* At most this many directory fds are kept open for reuse (dircache.h). */
@@ -64,6 +65,7 @@ struct ufs {
 	void (*attr_changed)(void *ctx, struct node *node);
 	void *attr_changed_ctx;
 	FILE *trace;              /* union decisions, one line each; NULL: off */
+	atomic_bool overrides;    /* owners may be kept in xattrs (owner.h) */
 	pthread_mutex_t trace_lock;
 };
 

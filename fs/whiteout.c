@@ -105,7 +105,8 @@ bool whiteout_is_xattr_file(int dirfd, const char *name, const struct stat *st)
 bool xattr_is_private(const char *name)
 {
 	return strncmp(name, "trusted.overlay.", 16) == 0 ||
-	       strncmp(name, "user.overlay.", 13) == 0;
+	       strncmp(name, "user.overlay.", 13) == 0 ||
+	       strcmp(name, "user.containers.override_stat") == 0;
 }
 
 int whiteout_create_device(int dirfd, const char *name)
