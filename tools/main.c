@@ -3,7 +3,9 @@
 #include "cmdline.h"
 #include "commit.h"
 #include "daemon.h"
+#include "explain_cmd.h"
 #include "import.h"
+#include "layers_cmd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,8 @@ static const char usage[] =
 "                  LAYER... MOUNTPOINT\n"
 "  unionfuse -o lowerdir=TOP:...:BASE[,upperdir=DIR,workdir=DIR][,OPT...] [SOURCE] MOUNTPOINT\n"
 "  unionfuse umount MOUNTPOINT\n"
+"  unionfuse layers MOUNTPOINT [--json]\n"
+"  unionfuse explain PATH [--json]\n"
 "  unionfuse import [--whiteout=aufs|overlay] IMAGE[:TAG] DESTDIR\n"
 "  unionfuse commit UPPERDIR -o LAYER.tar[.gz] [--image OCIDIR[:BASETAG] --tag TAG]\n"
 "  unionfuse --help | --version\n"
@@ -72,6 +76,14 @@ static const char usage[] =
 "bytes) and print its diffID and digest. With --image, add it to the OCI layout\n"
 "as a new image tagged TAG (built on BASETAG, else on TAG, else the only image).\n"
 "\n"
+"layers: the stack of a running mount, top first: each layer's role, path and\n"
+"number of entries (not counted past 10000), the work directory, the options.\n"
+"\n"
+"explain: for PATH inside a running mount (a final symlink is not followed),\n"
+"what each layer holds there (nothing, a file, a directory, a whiteout and its\n"
+"format, an opaque marker, a redirect), which layer wins and why, whether it\n"
+"was copied up, and the daemon's own answer (its cache included).\n"
+"\n"
 "Examples:\n"
 "  unionfuse mount base/ app/ --upper rw/ /mnt/root\n"
 "  unionfuse -o lowerdir=app:base,upperdir=rw,workdir=work /mnt/root\n"
@@ -107,6 +119,10 @@ int main(int argc, char **argv)
 		}
 		return daemon_umount(argv[2]);
 	}
+	if (strcmp(argv[1], "layers") == 0)
+		return layers_main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "explain") == 0)
+		return explain_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "import") == 0)
 		return import_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "commit") == 0)
