@@ -270,7 +270,7 @@ static int follow_redirect(struct ufs *u, struct node *dir, int layer, const cha
 		}
 		fd = layer_open_dir(u->layers[j].fd, path);
 		redirect_walk_way(u->layers[j].fd, path, &way);
-		if (fd == -ENOENT && !way.whited_out) {
+		if (fd == -ENOENT && !way.whited_out && !way.opaque_above) {
 			free(path);
 			continue;
 		}
