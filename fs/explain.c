@@ -53,8 +53,10 @@ static void put_layers(struct ufs *u, FILE *f)
 		u->whiteout_format == WH_FORMAT_AUFS ? "aufs" : "overlay");
 }
 
-static const char *type_word(mode_t type)
+const char *explain_type_word(mode_t type)
 {
+	if ((type & S_IFMT) == 0)
+		return "none";
 	switch (type & S_IFMT) {
 	case S_IFREG: return "file";
 	case S_IFDIR: return "directory";
@@ -64,7 +66,7 @@ static const char *type_word(mode_t type)
 	case S_IFCHR: return "char device";
 	case S_IFBLK: return "block device";
 	}
-	return "none";
+	return "other";
 }
 
 static const char *yes_no(bool b)
@@ -144,7 +146,7 @@ static int put_origin(struct ufs *u, struct node *node, FILE *f)
 	/* The root lies in every layer, and is never copied up. */
 	below = node == u->root || node->lower_positive;
 	fprintf(f, "type=%s\nlayer=%s\nupper=%s\nlower=%s\ncopied_up=%s\ndetached=no\n",
-		type_word(node->type), trace_layer(u, node->top, name), yes_no(in_upper),
+		explain_type_word(node->type), trace_layer(u, node->top, name), yes_no(in_upper),
 		yes_no(below), yes_no(in_upper && below && node != u->root));
 	if (node_is_dir(node))
 		err = put_dir_origin(u, node, f);

@@ -29,6 +29,9 @@ struct node;
  * listing is cached). */
 #define EXPLAIN_XATTR_ORIGIN EXPLAIN_XATTR_PREFIX "origin"
 
+/* "file", "directory", "symlink", ...; "none" for no type at all. */
+const char *explain_type_word(mode_t type);
+
 bool explain_is_virtual_xattr(const char *name);
 
 /* The value of the virtual xattr NAME of NODE in *VALUE (malloc'ed, not

@@ -243,20 +243,6 @@ static void probe_free(struct probe *p)
 	free(p->where);
 }
 
-static const char *type_word(mode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG: return "file";
-	case S_IFDIR: return "directory";
-	case S_IFLNK: return "symlink";
-	case S_IFIFO: return "fifo";
-	case S_IFSOCK: return "socket";
-	case S_IFCHR: return "char device";
-	case S_IFBLK: return "block device";
-	}
-	return "other";
-}
-
 static bool is_entry(const struct probe *p)
 {
 	return p->holds == H_FILE || p->holds == H_DIR || p->holds == H_SYMLINK ||
@@ -603,7 +589,7 @@ static void explain_failed_ancestor(struct explain *ex, struct step *st, const c
 				      lname(ex, st->hider), wh_format(&st->p[st->hider]));
 	else if (st->top >= 0)
 		ex->failure = xprintf("not found: %s is a %s in %s, not a directory", upto,
-				      type_word(st->p[st->top].mode), lname(ex, st->top));
+				      explain_type_word(st->p[st->top].mode), lname(ex, st->top));
 	else
 		ex->failure = xprintf("not found: no layer %s merges from holds %s",
 				      strchr(upto + 1, '/') ? "its parent directory" : "of the stack",
@@ -735,7 +721,7 @@ static char *holds_text(const struct probe *p)
 				   p->xattr_wh_ignored ? " (carries overlay.whiteout, but its "
 				   "directory is not overlay.opaque=x: not a whiteout)" : ""); break;
 	case H_SYMLINK: out = xprintf("symlink -> %s", p->target ? p->target : "?"); break;
-	case H_OTHER: out = xstrdup(type_word(p->mode)); break;
+	case H_OTHER: out = xstrdup(explain_type_word(p->mode)); break;
 	case H_WHITEOUT: out = xprintf("whiteout (%s)", wh_format(p)); break;
 	case H_ERROR: out = xprintf("unreadable (%s)", strerror(p->err)); break;
 	case H_DIR:
@@ -770,7 +756,7 @@ static const char *holds_word(const struct probe *p)
 	case H_NOTHING: return "nothing";
 	case H_WHITEOUT: return "whiteout";
 	case H_ERROR: return "error";
-	default: return type_word(p->mode);
+	default: return explain_type_word(p->mode);
 	}
 }
 
@@ -1011,7 +997,7 @@ static void print_text(const struct explain *ex, const struct origin *o)
 		       origin_get(o, "copied_up") ? origin_get(o, "copied_up") : "?");
 	} else if (o->merged_exists && !S_ISREG(o->merged_mode) && !S_ISDIR(o->merged_mode)) {
 		printf("daemon: not asked (a %s: the kernel passes user.* xattrs for files and "
-		       "directories only)\n", type_word(o->merged_mode));
+		       "directories only)\n", explain_type_word(o->merged_mode));
 	} else if (o->merged_exists && o->err) {
 		printf("daemon: no answer (%s)\n", strerror(o->err));
 	}
@@ -1065,7 +1051,7 @@ static int print_json(const struct explain *ex, const struct origin *o)
 	json_object_set_new(root, "mount", json_string(ex->s->mount));
 	json_object_set_new(root, "exists", json_boolean(ex->exists));
 	json_object_set_new(root, "type", ex->exists ?
-			    json_string(type_word(st->p[st->top].mode)) : json_null());
+			    json_string(explain_type_word(st->p[st->top].mode)) : json_null());
 	json_object_set_new(root, "winner", ex->exists ?
 			    json_string(lname(ex, st->top)) : json_null());
 	json_object_set_new(root, "hidden_by", !ex->failure && st->hider >= 0 ?
