@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake gcc make pkg-config
   libfuse3-dev fuse3 libxxhash-dev uthash-dev libcriterion-dev
-  attr busybox-static util-linux kmod
+  attr busybox-static util-linux kmod passwd python3
   libarchive-dev libssl-dev libjansson-dev libarchive-tools zstd skopeo
 )
 sudo=()
