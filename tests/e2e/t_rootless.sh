@@ -11,6 +11,11 @@ ensure_user() {
                 fail "cannot create the user $TEST_USER"
         chmod 0666 /dev/fuse
         command -v fusermount3 >/dev/null || fail "fusermount3 is missing"
+        # The build tree may lie where the user cannot reach (below /root,
+        # a 0700 temporary directory): the user runs a copy of the binary.
+        chmod 0755 "$WS"
+        UFU=$WS/unionfuse-as-user
+        [ -x "$UFU" ] || install -m 0755 "$UF" "$UFU" || fail "cannot copy $UF for the user"
 }
 
 as_user() {     # CMD...: run as the test user in $T
@@ -38,36 +43,36 @@ make_root_layer() {
 test_user_appends_to_root_file_and_owner_stays() {
         ensure_user
         make_root_layer
-        as_user "'$UF' mount layer --upper up m" || fail "the user could not mount"
+        as_user "'$UFU' mount layer --upper up m" || fail "the user could not mount"
         as_user "echo appended >> m/etc/open" || fail "append to the 0666 root file failed"
         expect_eq "owner after the copy-up" "root:root 666" "$(as_user "stat -c '%U:%G %a' m/etc/open")"
-        as_user "'$UF' umount m" || fail "the user could not unmount"
-        as_user "'$UF' mount layer --upper up m" || fail "the user could not mount again"
+        as_user "'$UFU' umount m" || fail "the user could not unmount"
+        as_user "'$UFU' mount layer --upper up m" || fail "the user could not mount again"
         expect_eq "owner after a remount" "root:root 666" "$(as_user "stat -c '%U:%G %a' m/etc/open")"
         expect_eq "content" "$(printf 'shared\nappended')" "$(as_user "cat m/etc/open")"
         expect_xattr "$T/up/etc/open" user.containers.override_stat "0:0:0666"
         expect_eq "the override is not shown" "" \
                 "$(as_user "getfattr -d -m - m/etc/open 2>/dev/null" | grep override || true)"
-        as_user "'$UF' umount m"
+        as_user "'$UFU' umount m"
 }
 
 test_other_users_cannot_enter_the_mount() {
         ensure_user
         make_root_layer
-        as_user "'$UF' mount layer --upper up m" || fail "the user could not mount"
+        as_user "'$UFU' mount layer --upper up m" || fail "the user could not mount"
         expect_fails "root enters a mount made without allow_other" ls "$T/m"
-        as_user "'$UF' umount m"
+        as_user "'$UFU' umount m"
 }
 
 test_user_deletes_root_file_with_a_whiteout() {
         ensure_user
         make_root_layer
-        as_user "'$UF' mount layer --upper up m" || fail "the user could not mount"
+        as_user "'$UFU' mount layer --upper up m" || fail "the user could not mount"
         as_user "rm -f m/etc/other" || fail "the user could not delete the root-owned file"
         expect_eq "listing after rm" "open" "$(as_user "ls m/etc")"
         expect_char_whiteout "$T/up/etc/other"
         expect_eq "the directory keeps its group" "root" "$(as_user "stat -c %G m/etc")"
-        as_user "'$UF' umount m"
+        as_user "'$UFU' umount m"
 }
 
 run_tests
