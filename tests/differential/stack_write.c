@@ -130,6 +130,25 @@ static int make_file(const char *full, const struct entry *e)
 	return err;
 }
 
+/* The xattr naming a marker: overlayfs reads trusted.overlay.*; the
+ * unionfuse copy uses user.overlay.* (the userxattr form) for about half of
+ * the markers of its lower layers, chosen by path so a case replays the
+ * same. Its upper layer keeps trusted.*: kernel overlayfs mounts that one in
+ * the crosswise check. */
+static const char *marker_xattr(const struct entry *e, const struct stack *s,
+				enum copy_kind copy, bool opaque)
+{
+	static const char *const names[2][2] = {
+		{ "trusted.overlay.whiteout", "trusted.overlay.opaque" },
+		{ "user.overlay.whiteout", "user.overlay.opaque" },
+	};
+	unsigned hash = 5381;
+
+	for (const char *c = e->path; *c; c++)
+		hash = hash * 33 + (unsigned char)*c;
+	return names[copy == COPY_UNION && e->layer < s->nlower && (hash & 1)][opaque];
+}
+
 static int make_whiteout(const char *root, const struct stack *s,
 			 const struct entry *e, enum copy_kind copy)
 {
@@ -149,11 +168,11 @@ static int make_whiteout(const char *root, const struct stack *s,
 	case MK_XATTR:
 		full = xasprintf("%s/%s", root, e->path);
 		if (close(open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-		    lsetxattr(full, "trusted.overlay.whiteout", "", 0, 0) < 0)
+		    lsetxattr(full, marker_xattr(e, s, copy, false), "", 0, 0) < 0)
 			ret = -errno;
 		free(full);
 		full = xasprintf("%s/%s", root, dir);
-		if (!ret && lsetxattr(full, "trusted.overlay.opaque", "x", 1, 0) < 0)
+		if (!ret && lsetxattr(full, marker_xattr(e, s, copy, true), "x", 1, 0) < 0)
 			ret = -errno;
 		break;
 	default:
@@ -167,13 +186,15 @@ static int make_whiteout(const char *root, const struct stack *s,
 	return ret;
 }
 
-static int mark_opaque(const char *full, const struct entry *e, enum copy_kind copy)
+static int mark_opaque(const char *full, const struct stack *s, const struct entry *e,
+		       enum copy_kind copy)
 {
 	char *marker;
 	int fd;
 
 	if (copy == COPY_KERNEL || e->fmt != MK_AUFS)
-		return lsetxattr(full, "trusted.overlay.opaque", "y", 1, 0) < 0 ? -errno : 0;
+		return lsetxattr(full, marker_xattr(e, s, copy, true), "y", 1, 0) < 0 ?
+			       -errno : 0;
 	marker = xasprintf("%s/.wh..wh..opq", full);
 	fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	free(marker);
@@ -196,7 +217,7 @@ static int make_node(const char *root, const char *full, const struct stack *s,
 		/* An earlier entry below it may have created it as a parent. */
 		if (mkdir(full, 0700) < 0 && errno != EEXIST)
 			return -errno;
-		return e->opaque ? mark_opaque(full, e, copy) : 0;
+		return e->opaque ? mark_opaque(full, s, e, copy) : 0;
 	case E_SYMLINK:
 		return symlink(e->target, full) < 0 ? -errno : 0;
 	case E_HARDLINK:
