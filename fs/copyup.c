@@ -295,8 +295,7 @@ int copyup(struct ufs *u, struct node *node, bool with_data)
 	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
 		return -ENOMEM;
 	node->top = u->upper;
-	if (u->attr_changed && atomic_load(&node->nlookup) > 0)
-		u->attr_changed(u->attr_changed_ctx, node);
+	ufs_attr_changed(u, node);
 	return 0;
 }
 
@@ -331,8 +330,7 @@ static int copyup_as_link(struct ufs *u, struct node *node, struct node *first)
 		return err;
 	node->top = u->upper;
 	node->vino = first->vino;
-	if (u->attr_changed && atomic_load(&node->nlookup) > 0)
-		u->attr_changed(u->attr_changed_ctx, node);
+	ufs_attr_changed(u, node);
 	return 0;
 }
 

@@ -303,8 +303,8 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 		return err;
 	err = create_entry(u, dir, name, &ne, &none, out, st);
 	/* The source's link count changed too. */
-	if (!err && u->attr_changed)
-		u->attr_changed(u->attr_changed_ctx, node);
+	if (!err)
+		ufs_attr_changed(u, node);
 	return err;
 }
 

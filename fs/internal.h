@@ -25,6 +25,9 @@ int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd);
 void at_close(struct ufs *u, struct at *at);
 
 bool ufs_is_upper(const struct ufs *u, int layer);
+/* Tell the FUSE layer NODE's attributes changed behind the kernel's back
+ * (ufs->attr_changed), if the kernel holds it at all. */
+void ufs_attr_changed(struct ufs *u, struct node *node);
 /* A fresh unique name for scratch in the work directory. */
 void ufs_tmpname(struct ufs *u, char *buf, size_t size);
 #define UFS_TMPNAME_MAX 32

@@ -156,31 +156,6 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	return err;
 }
 
-/* PATH's directory part joined with NAME: a sibling of PATH. */
-static char *sibling_path(const char *path, const char *name)
-{
-	const char *slash = strrchr(path, '/');
-	char *out;
-
-	if (!slash)
-		return strdup(name);
-	if (asprintf(&out, "%.*s/%s", (int)(slash - path), path, name) < 0)
-		return NULL;
-	return out;
-}
-
-/* The path a redirect names, relative to a layer root. A relative redirect
- * names a sibling of FROM (the directory's path in the layer that has it). */
-static char *redirect_target(const char *redirect, const char *from)
-{
-	if (redirect[0] == '/') {
-		while (*redirect == '/')
-			redirect++;
-		return strdup(*redirect ? redirect : ".");
-	}
-	return sibling_path(from, redirect);
-}
-
 /* What lies on the way to PATH in one layer, component by component, as
  * overlayfs' redirect walk sees it: a .wh.NAME marker for a component stops
  * the walk; an opaque directory above the last component makes this layer
@@ -205,7 +180,8 @@ static void redirect_walk_way(int layerfd, const char *path, struct redirect_way
 		slash = strchr(name, '/');
 		if (slash)
 			*slash = '\0';
-		if (asprintf(&marker, WH_PREFIX "%s", name) < 0)
+		marker = whiteout_aufs_name(name);
+		if (!marker)
 			break;
 		way->whited_out = fstatat(dirfd, marker, &st, AT_SYMLINK_NOFOLLOW) == 0;
 		free(marker);
@@ -235,8 +211,11 @@ static char *redirect_path_in(struct node *dir, int j, const char *redirect)
 {
 	char *parent, *path;
 
-	if (redirect[0] == '/')
-		return redirect_target(redirect, "");
+	if (redirect[0] == '/') {
+		while (*redirect == '/')
+			redirect++;
+		return strdup(*redirect ? redirect : ".");
+	}
 	parent = node_layer_path(dir->parent, j);
 	if (!parent)
 		return NULL;

@@ -21,12 +21,6 @@ struct rename_op {
 	bool src_opaque, dst_opaque; /* whole tree copied up: mark opaque */
 };
 
-static void attr_changed(struct ufs *u, struct node *node)
-{
-	if (u->attr_changed && atomic_load(&node->nlookup) > 0)
-		u->attr_changed(u->attr_changed_ctx, node);
-}
-
 /* Everything below DIR now lives in the upper layer only. A directory that
  * stops merging changes its link count: the kernel must ask again. */
 static void tree_upper_only(struct ufs *u, struct node *dir)
@@ -34,7 +28,7 @@ static void tree_upper_only(struct ufs *u, struct node *dir)
 	struct node *child, *tmp;
 
 	if (dir->ndl > 1)
-		attr_changed(u, dir);
+		ufs_attr_changed(u, dir);
 	node_dl_truncate(dir, 1);
 	HASH_ITER(hh, dir->children, child, tmp) {
 		child->lower_positive = false;

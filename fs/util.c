@@ -71,6 +71,12 @@ int util_remove_tree(int dirfd, const char *name)
 	return 0;
 }
 
+void ufs_attr_changed(struct ufs *u, struct node *node)
+{
+	if (u->attr_changed && atomic_load(&node->nlookup) > 0)
+		u->attr_changed(u->attr_changed_ctx, node);
+}
+
 bool ufs_is_upper(const struct ufs *u, int layer)
 {
 	return u->upper >= 0 && layer == u->upper;

@@ -116,16 +116,25 @@ int whiteout_create_device(int dirfd, const char *name)
 	return 0;
 }
 
-static int whiteout_create_aufs(int dirfd, const char *name)
+char *whiteout_aufs_name(const char *name)
 {
 	size_t len = strlen(name);
 	char *marker = malloc(WH_PREFIX_LEN + len + 1);
+
+	if (marker) {
+		memcpy(marker, WH_PREFIX, WH_PREFIX_LEN);
+		memcpy(marker + WH_PREFIX_LEN, name, len + 1);
+	}
+	return marker;
+}
+
+static int whiteout_create_aufs(int dirfd, const char *name)
+{
+	char *marker = whiteout_aufs_name(name);
 	int fd, err = 0;
 
 	if (!marker)
 		return -ENOMEM;
-	memcpy(marker, WH_PREFIX, WH_PREFIX_LEN);
-	memcpy(marker + WH_PREFIX_LEN, name, len + 1);
 	fd = openat(dirfd, marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (fd < 0)
 		err = -errno;
@@ -158,14 +167,11 @@ int whiteout_remove(int dirfd, const char *name, int wh)
 	if ((wh & WH_AT_NAME) && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
 		return -errno;
 	if (wh & WH_AUFS_FILE) {
-		size_t len = strlen(name);
-		char *marker = malloc(WH_PREFIX_LEN + len + 1);
+		char *marker = whiteout_aufs_name(name);
 		int err = 0;
 
 		if (!marker)
 			return -ENOMEM;
-		memcpy(marker, WH_PREFIX, WH_PREFIX_LEN);
-		memcpy(marker + WH_PREFIX_LEN, name, len + 1);
 		if (unlinkat(dirfd, marker, 0) < 0 && errno != ENOENT)
 			err = -errno;
 		free(marker);

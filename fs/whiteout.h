@@ -30,6 +30,8 @@ int whiteout_dir_info(int dirfd, struct wh_dirinfo *out);
 
 /* ".wh.NAME" → "NAME"; NULL for other names and for the opaque marker. */
 const char *whiteout_aufs_target(const char *name);
+/* "NAME" → ".wh.NAME", malloc'd; NULL on ENOMEM. */
+char *whiteout_aufs_name(const char *name);
 bool whiteout_is_marker_name(const char *name);
 bool whiteout_is_device(const struct stat *st);
 /* A zero-size regular file carrying overlay.whiteout (the "xwhiteout"). */
