@@ -400,12 +400,7 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 		goto out_unlock;
 	}
 	if (rmdir) {
-		struct node *child, *tmp;
-
-		err = ufs_view_build(u, node);
-		HASH_ITER(hh, node->children, child, tmp)
-			if (child->type)
-				err = -ENOTEMPTY;
+		err = ufs_dir_empty(u, node);
 		if (err)
 			goto out_unlock;
 	}

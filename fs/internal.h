@@ -58,6 +58,9 @@ int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
  * negative), for a node that has no name left; -ENOENT if none. */
 int node_handle_fd(struct node *node, int layer);
 
+/* lookup.c: 0 if the merged view of DIR lists nothing, else -ENOTEMPTY. */
+int ufs_dir_empty(struct ufs *u, struct node *dir);
+
 /* util.c: util_remove_tree, util_empty_dir */
 #include "util.h"
 #endif

@@ -476,6 +476,19 @@ static int view_build_locked(struct ufs *u, struct node *dir)
 	return 0;
 }
 
+int ufs_dir_empty(struct ufs *u, struct node *dir)
+{
+	struct node *child, *tmp;
+	int err = ufs_view_build(u, dir);
+
+	if (err)
+		return err;
+	HASH_ITER(hh, dir->children, child, tmp)
+		if (child->type)
+			return -ENOTEMPTY;
+	return 0;
+}
+
 int ufs_view_build(struct ufs *u, struct node *dir)
 {
 	int err = 0;

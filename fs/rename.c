@@ -72,19 +72,6 @@ static int rename_check(const struct node *src, const struct node *dst, unsigned
 	return 0;
 }
 
-static int dir_is_empty(struct ufs *u, struct node *dir)
-{
-	struct node *child, *tmp;
-	int err = ufs_view_build(u, dir);
-
-	if (err)
-		return err;
-	HASH_ITER(hh, dir->children, child, tmp)
-		if (child->type)
-			return -ENOTEMPTY;
-	return 0;
-}
-
 /* An upper directory that is empty in the merged view may still hold
  * whiteouts; rename(2) over it needs it really empty. */
 static int clear_upper_dir(int udirfd, const char *name)
@@ -259,7 +246,7 @@ static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags
 	    (!node_is_dir(op->src) && op->dst->vino == op->src->vino)))
 		return 0;
 	if (op->dst && op->dst->type && node_is_dir(op->dst) && !(flags & RENAME_EXCHANGE)) {
-		err = dir_is_empty(u, op->dst);
+		err = ufs_dir_empty(u, op->dst);
 		if (err)
 			return err;
 	}
