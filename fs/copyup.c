@@ -181,7 +181,8 @@ static int copy_meta(struct ufs *u, const struct at *src, const struct stat *st,
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	int err;
 
-	err = owner_set(u, u->work_fd, tmp, st->st_uid, st->st_gid, st->st_mode);
+	err = owner_set(u, u->work_fd, tmp, idmap_copy_owner(&u->uids, st->st_uid),
+			idmap_copy_owner(&u->gids, st->st_gid), st->st_mode);
 	if (err)
 		return err;
 	if (!S_ISLNK(st->st_mode) &&

@@ -43,13 +43,13 @@ void node_detach(struct node *node)
 }
 
 /* Owner of a new entry: the caller, with the group of a set-group-ID parent. */
-static void new_owner(int udirfd, const struct ufs_cred *cred, uid_t *uid, gid_t *gid,
+static void new_owner(const struct ufs *u, int udirfd, const struct ufs_cred *cred, uid_t *uid, gid_t *gid,
 		      mode_t *mode, enum new_kind kind)
 {
 	struct stat pst;
 
-	*uid = cred->uid;
-	*gid = cred->gid;
+	*uid = owner_stored_uid(u, cred->uid);
+	*gid = owner_stored_gid(u, cred->gid);
 	if (fstat(udirfd, &pst) == 0 && (pst.st_mode & S_ISGID)) {
 		*gid = pst.st_gid;
 		if (kind == NEW_DIR)
@@ -133,7 +133,7 @@ static int new_entry_create(struct ufs *u, int udirfd, const char *name, struct 
 	int err;
 
 	ufs_tmpname(u, tmp, sizeof(tmp));
-	new_owner(udirfd, cred, &uid, &gid, &mode, ne->kind);
+	new_owner(u, udirfd, cred, &uid, &gid, &mode, ne->kind);
 	if (ne->kind == NEW_LINK)
 		err = link_object(u, ne->link_src, tdir, tname);
 	else
@@ -164,6 +164,8 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 
 	if (fstatat(udirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	owner_apply(u, udirfd, name, st);
+	owner_show(u, st);
 	type = st->st_mode & S_IFMT;
 	node = node_new(name, type, u->upper);
 	if (!node)

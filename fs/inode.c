@@ -65,8 +65,8 @@ static int set_times_at(const struct at *at, const struct stat *attr, int to_set
 static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *attr, int to_set,
 		       int fd)
 {
-	uid_t uid = (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1;
-	gid_t gid = (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1;
+	uid_t uid = owner_stored_uid(u, (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1);
+	gid_t gid = owner_stored_gid(u, (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1);
 	int err = 0;
 
 	if (to_set & (UFS_SET_UID | UFS_SET_GID)) {
@@ -99,8 +99,8 @@ static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *at
 static int setattr_detached(struct ufs *u, struct node *node, const struct stat *attr,
 			    int to_set, struct stat *out)
 {
-	uid_t uid = (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1;
-	gid_t gid = (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1;
+	uid_t uid = owner_stored_uid(u, (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1);
+	gid_t gid = owner_stored_gid(u, (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1);
 	struct timespec ts[2];
 	int fd = node_handle_fd(node, u->upper);
 	int err = 0;
@@ -118,6 +118,7 @@ static int setattr_detached(struct ufs *u, struct node *node, const struct stat 
 		err = -errno;
 	else if (fstat(fd, out) < 0)
 		err = -errno;
+	owner_show(u, out);
 	out->st_ino = node->vino;
 	out->st_nlink = 0;
 	close(fd);

@@ -145,6 +145,7 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	}
 	if (err)
 		return err;
+	owner_show(u, st);
 	st->st_ino = node->vino;
 	if (node_is_dir(node)) {
 		err = ufs_layers_final(u, node);

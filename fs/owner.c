@@ -79,3 +79,19 @@ void owner_apply(const struct ufs *u, int dirfd, const char *name, struct stat *
 	st->st_gid = gid;
 	st->st_mode = (st->st_mode & S_IFMT) | mode;
 }
+
+void owner_show(const struct ufs *u, struct stat *st)
+{
+	st->st_uid = idmap_shown(&u->uids, st->st_uid);
+	st->st_gid = idmap_shown(&u->gids, st->st_gid);
+}
+
+uid_t owner_stored_uid(const struct ufs *u, uid_t shown)
+{
+	return shown == (uid_t)-1 ? shown : idmap_stored(&u->uids, shown);
+}
+
+gid_t owner_stored_gid(const struct ufs *u, gid_t shown)
+{
+	return shown == (gid_t)-1 ? shown : idmap_stored(&u->gids, shown);
+}

@@ -20,5 +20,11 @@ int owner_set(struct ufs *u, int dirfd, const char *name, uid_t uid, gid_t gid, 
 int owner_set_mode(int dirfd, const char *name, mode_t mode);
 /* Show a recorded owner and mode in ST (the stat of NAME in DIRFD). */
 void owner_apply(const struct ufs *u, int dirfd, const char *name, struct stat *st);
+/* Turn the stored owner in ST into the one shown through the mount, by
+ * the union's id rules (idmap.h). */
+void owner_show(const struct ufs *u, struct stat *st);
+/* The stored owner for an owner given by a caller; -1 stays -1. */
+uid_t owner_stored_uid(const struct ufs *u, uid_t shown);
+gid_t owner_stored_gid(const struct ufs *u, gid_t shown);
 
 #endif

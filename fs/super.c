@@ -251,6 +251,10 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 	u->next_vino = (ino_t)1 << 62;
 	pthread_rwlock_init(&u->lock, NULL);
 	pthread_mutex_init(&u->ino_lock, NULL);
+	if (idmap_copy(&u->uids, &cfg->uids) || idmap_copy(&u->gids, &cfg->gids)) {
+		err = -ENOMEM;
+		goto out_destroy;
+	}
 	if (cfg->nlowers < 1) {
 		err = fail(why, "unionfuse", "at least one lower layer is needed");
 		goto out_destroy;
@@ -295,6 +299,8 @@ void ufs_destroy(struct ufs *u)
 	if (u->work_fd >= 0)
 		close(u->work_fd);
 	free(u->work_path);
+	idmap_free(&u->uids);
+	idmap_free(&u->gids);
 	HASH_ITER(hh, u->inomap, m, tmp) {
 		HASH_DEL(u->inomap, m);
 		free(m);

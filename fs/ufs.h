@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include "idmap.h"
 #include "layers.h"
 #include "node.h"
 #include "whiteout.h"
@@ -31,6 +32,7 @@ struct ufs_config {
 	enum wh_format whiteout_format;
 	FILE *trace;              /* optional: where union decisions are told */
 	bool unprivileged;        /* the daemon cannot chown: read owner overrides */
+	struct idmap uids, gids;  /* owners stored vs shown (idmap.h); copied */
 };
 
 /* At most this many directory fds are kept open for reuse (dircache.h). */
@@ -66,6 +68,7 @@ struct ufs {
 	void *attr_changed_ctx;
 	FILE *trace;              /* union decisions, one line each; NULL: off */
 	atomic_bool overrides;    /* owners may be kept in xattrs (owner.h) */
+	struct idmap uids, gids;  /* owners stored vs shown (idmap.h) */
 	pthread_mutex_t trace_lock;
 };
 

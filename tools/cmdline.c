@@ -139,12 +139,54 @@ static int parse_whiteout(struct mount_plan *plan, const char *value)
 	return 0;
 }
 
+static int parse_mapping(struct idmap *m, const char *item, const char *value)
+{
+	if (idmap_parse(m, value) < 0)
+		return die(item, "expects ID:ID:COUNT[:ID:ID:COUNT...], as fuse-overlayfs");
+	return 0;
+}
+
+static int parse_squash(struct idmap *m, const char *item, const char *value)
+{
+	char *end;
+	unsigned long id;
+
+	errno = 0;
+	id = strtoul(value, &end, 10);
+	if (*value < '0' || *value > '9' || *end != '\0' || errno || id > 0xfffffffeUL)
+		return die(item, "expects a numeric id");
+	m->squash = true;
+	m->squash_to = (unsigned int)id;
+	return 0;
+}
+
+/* Options on owners; returns 1 if ITEM was not one of them. */
+static int apply_owner_option(struct mount_plan *plan, const char *item, const char *value)
+{
+	if (strncmp(item, "uidmapping=", 11) == 0)
+		return parse_mapping(&plan->uids, item, value);
+	if (strncmp(item, "gidmapping=", 11) == 0)
+		return parse_mapping(&plan->gids, item, value);
+	if (strncmp(item, "squash_to_uid=", 14) == 0)
+		return parse_squash(&plan->uids, item, value);
+	if (strncmp(item, "squash_to_gid=", 14) == 0)
+		return parse_squash(&plan->gids, item, value);
+	if (strcmp(item, "squash_to_root") == 0) {
+		plan->squash_to_root = true;
+		return 0;
+	}
+	return 1;
+}
+
 static int apply_option(const char *item, void *arg)
 {
 	struct mount_plan *plan = arg;
 	const char *eq = strchr(item, '=');
 	const char *value = eq ? eq + 1 : "";
+	int r = apply_owner_option(plan, item, value);
 
+	if (r <= 0)
+		return r;
 	if (strncmp(item, "lowerdir=", 9) == 0)
 		return set_lowerdir(plan, value);
 	if (strncmp(item, "upperdir=", 9) == 0)
@@ -174,6 +216,8 @@ static void plan_init(struct mount_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 	plan->timeout = 86400;
 	plan->whiteout_format = WH_FORMAT_OVERLAY;
+	idmap_init(&plan->uids);
+	idmap_init(&plan->gids);
 }
 
 static int take_value(int argc, char **argv, int *i, char **field)
@@ -205,6 +249,11 @@ static int parse_common_flag(int argc, char **argv, int *i, struct mount_plan *p
 
 static int check_plan(struct mount_plan *plan)
 {
+	/* squash_to_uid= and squash_to_gid= win over squash_to_root. */
+	if (plan->squash_to_root && !plan->uids.squash)
+		plan->uids.squash = true;       /* squash_to stays 0 */
+	if (plan->squash_to_root && !plan->gids.squash)
+		plan->gids.squash = true;
 	if (plan->nlowers == 0)
 		return die("unionfuse", "no lower layer given (try unionfuse --help)");
 	if (!plan->upper && plan->work)
@@ -326,5 +375,7 @@ void cmdline_free(struct mount_plan *plan)
 	free(plan->mountpoint);
 	free(plan->fuse_opts);
 	free(plan->trace_file);
+	idmap_free(&plan->uids);
+	idmap_free(&plan->gids);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "idmap.h"
 #include "whiteout.h"
 
 struct mount_plan {
@@ -18,6 +19,8 @@ struct mount_plan {
 	char *fuse_opts;        /* options handed to the kernel mount, comma-joined */
 	bool trace;             /* --trace: tell each union decision */
 	char *trace_file;       /* --trace=FILE; NULL: standard error */
+	struct idmap uids, gids; /* uidmapping=, gidmapping=, squash_to_* */
+	bool squash_to_root;
 };
 
 /* Parse `mount ...` (ARGV after the word "mount") or the overlayfs form

@@ -308,6 +308,10 @@ int daemon_mount(struct mount_plan *plan)
 	raise_fd_limit();
 	cfg.trace = open_trace(plan);
 	cfg.unprivileged = may_not_chown();
+	cfg.uids = plan->uids;
+	cfg.gids = plan->gids;
+	idmap_detect_namespace(&cfg.uids, "/proc/self/uid_map", "/proc/sys/kernel/overflowuid");
+	idmap_detect_namespace(&cfg.gids, "/proc/self/gid_map", "/proc/sys/kernel/overflowgid");
 	if (plan->trace && !cfg.trace) {
 		ret = 1;
 		goto out_undo;
