@@ -247,7 +247,7 @@ static int parse_common_flag(int argc, char **argv, int *i, struct mount_plan *p
 	return 1;
 }
 
-static int check_plan(struct mount_plan *plan)
+int cmdline_check_plan(struct mount_plan *plan)
 {
 	/* squash_to_uid= and squash_to_gid= win over squash_to_root. */
 	if (plan->squash_to_root && !plan->uids.squash)
@@ -276,10 +276,11 @@ static int check_plan(struct mount_plan *plan)
 	return 0;
 }
 
-int cmdline_parse_mount(int argc, char **argv, struct mount_plan *plan)
+/* The base-first form: flags, then LAYER..., then MOUNTPOINT if WANTED. */
+static int parse_layers_form(int argc, char **argv, struct mount_plan *plan, bool mountpoint_wanted)
 {
 	char **pos = calloc((size_t)argc + 1, sizeof(char *));
-	int npos = 0, i, r;
+	int npos = 0, nlayers, i, r;
 
 	plan_init(plan);
 	if (!pos)
@@ -315,21 +316,43 @@ int cmdline_parse_mount(int argc, char **argv, struct mount_plan *plan)
 		if (r < 0)
 			goto fail;
 	}
-	if (npos < 2) {
-		die("mount", "needs at least one LAYER and a MOUNTPOINT");
+	nlayers = mountpoint_wanted ? npos - 1 : npos;
+	if (nlayers < 1) {
+		die(mountpoint_wanted ? "mount" : "run",
+		    mountpoint_wanted ? "needs at least one LAYER and a MOUNTPOINT" : "needs at least one LAYER");
 		goto fail;
 	}
-	plan->mountpoint = strdup(pos[npos - 1]);
-	plan->lowers = calloc((size_t)npos, sizeof(char *));
-	if (!plan->lowers || !plan->mountpoint)
+	if (mountpoint_wanted && !(plan->mountpoint = strdup(pos[npos - 1])))
 		goto fail;
-	for (i = 0; i < npos - 1; i++)
+	plan->lowers = calloc((size_t)nlayers, sizeof(char *));
+	if (!plan->lowers)
+		goto fail;
+	for (i = 0; i < nlayers; i++)
 		plan->lowers[plan->nlowers++] = strdup(pos[i]);
 	free(pos);
-	return check_plan(plan);
+	return 0;
 fail:
 	free(pos);
 	return -1;
+}
+
+int cmdline_parse_mount(int argc, char **argv, struct mount_plan *plan)
+{
+	return parse_layers_form(argc, argv, plan, true) ? -1 : cmdline_check_plan(plan);
+}
+
+int cmdline_parse_run(int argc, char **argv, struct mount_plan *plan, char ***command)
+{
+	int i;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		;
+	if (i + 1 >= argc) {
+		plan_init(plan);
+		return die("run", "needs LAYER... -- COMMAND [ARG...]");
+	}
+	*command = argv + i + 1;
+	return parse_layers_form(i, argv, plan, false);
 }
 
 int cmdline_parse_overlay_form(int argc, char **argv, struct mount_plan *plan)
@@ -356,7 +379,7 @@ int cmdline_parse_overlay_form(int argc, char **argv, struct mount_plan *plan)
 	plan->mountpoint = strdup(pos[npos - 1]);
 	if (!plan->mountpoint)
 		return -1;
-	return check_plan(plan);
+	return cmdline_check_plan(plan);
 }
 
 void cmdline_free(struct mount_plan *plan)

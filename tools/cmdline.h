@@ -27,6 +27,13 @@ struct mount_plan {
  * (ARGV after the program name). Returns 0, or -1 after printing one line. */
 int cmdline_parse_mount(int argc, char **argv, struct mount_plan *plan);
 int cmdline_parse_overlay_form(int argc, char **argv, struct mount_plan *plan);
+/* Parse `run ...` (ARGV after the word "run"): the mount flags and LAYERs,
+ * then "--" and the COMMAND, which *COMMAND points to (NULL-terminated, in
+ * ARGV). No mountpoint: run makes its own. */
+int cmdline_parse_run(int argc, char **argv, struct mount_plan *plan, char ***command);
+/* The checks of a whole plan (done by the parsers above except run's) and
+ * the defaults that follow from it. Returns 0, or -1 after one line. */
+int cmdline_check_plan(struct mount_plan *plan);
 void cmdline_free(struct mount_plan *plan);
 
 /* Split "a,b,,c=\"x,y\"" into items: empty items dropped, quoted commas

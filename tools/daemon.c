@@ -344,10 +344,14 @@ int daemon_umount(const char *mountpoint)
 	int status;
 	pid_t pid;
 
+	/* Root, of the host or of the user namespace that mounted with
+	 * mount(2), unmounts directly; a mount made through fusermount3 (by an
+	 * ordinary user) is undone by it, even for root of a user namespace. */
 	if (geteuid() == 0) {
-		if (umount2(mountpoint, 0) < 0)
+		if (umount2(mountpoint, 0) == 0)
+			return 0;
+		if (errno != EPERM)
 			return say(mountpoint, strerror(errno));
-		return 0;
 	}
 	pid = fork();
 	if (pid < 0)

@@ -133,7 +133,10 @@ static int copy_attributes(int fd, char **lowers, int nlowers, const char *name)
 
 	if (r <= 0)
 		return r;
-	if (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
+	/* Root of a user namespace cannot give ids it does not map; the
+	 * daemon shows those as the namespace's root anyway (idmap.h). */
+	if (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0 &&
+	    errno != EINVAL && errno != EPERM)
 		return -1;
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;

@@ -6,6 +6,7 @@
 #include "explain_cmd.h"
 #include "import.h"
 #include "layers_cmd.h"
+#include "run.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const char usage[] =
 "                  LAYER... MOUNTPOINT\n"
 "  unionfuse -o lowerdir=TOP:...:BASE[,upperdir=DIR,workdir=DIR][,OPT...] [SOURCE] MOUNTPOINT\n"
 "  unionfuse umount MOUNTPOINT\n"
+"  unionfuse run [--upper DIR] [--hostname NAME] [-o OPT,...] LAYER... -- COMMAND [ARG...]\n"
 "  unionfuse layers MOUNTPOINT [--json]\n"
 "  unionfuse explain PATH [--json]\n"
 "  unionfuse import [--whiteout=aufs|overlay] IMAGE[:TAG] DESTDIR\n"
@@ -74,6 +76,14 @@ static const char usage[] =
 "Layers are read in every whiteout format: char device 0/0, overlay.whiteout\n"
 "xattr files, .wh.NAME files; opaque directories by trusted/user.overlay.opaque=y\n"
 "or a .wh..wh..opq file.\n"
+"\n"
+"run: run COMMAND inside the layers, as a container, without root: new user,\n"
+"mount, PID, UTS and IPC namespaces; the union mounted with its own /proc, a\n"
+"minimal /dev (null, zero, full, random, urandom, tty from the host) and an init\n"
+"layer (/etc/hostname, /etc/hosts, /etc/resolv.conf; hostname 'unionfuse' unless\n"
+"--hostname); then pivot_root into it. Without --upper, changes go to a\n"
+"throwaway layer. Exits with COMMAND's status (125: could not set up) and leaves\n"
+"nothing mounted.\n"
 "\n"
 "import: unpack an OCI image layout (DIR, or DIR:TAG to choose by\n"
 "org.opencontainers.image.ref.name) or a docker-archive tarball (docker save)\n"
@@ -138,6 +148,8 @@ int main(int argc, char **argv)
 		return import_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "commit") == 0)
 		return commit_main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "run") == 0)
+		return run_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "mount") == 0)
 		ret = cmdline_parse_mount(argc - 2, argv + 2, &plan);
 	else
