@@ -30,4 +30,55 @@ void trace_size(off_t size, char *buf, size_t len);
 /* Monotonic milliseconds, for timing a decision. */
 double trace_now_ms(void);
 
+/* UNIONFUSE_NO_TRACE (-DUNIONFUSE_NO_TRACE in CMAKE_C_FLAGS) builds the
+ * baseline of bench/trace_cost.sh: a daemon whose trace code is compiled
+ * out, to measure what the `if (u->trace)` tests cost when tracing is off.
+ * Each helper gets an empty gnu_inline definition (trace.c still provides
+ * the real ones out of line), so the compiler finds a traced branch empty
+ * and drops it with its test; it keeps the test only where the branch
+ * still calls something it cannot see through (node_is_dir in lookup,
+ * snprintf in copy-up). Never ship such a build: --trace is silent in it,
+ * and explain cannot name paths or layers (ENOMEM). */
+#ifdef UNIONFUSE_NO_TRACE
+#undef UFS_TRACE
+#define UFS_TRACE(u, ...) do { (void)(u); } while (0)
+
+#define TRACE_STUB extern inline __attribute__((gnu_inline, unused))
+
+TRACE_STUB void trace_line(struct ufs *u, const char *fmt, ...)
+{
+	(void)u;
+	(void)fmt;
+}
+
+TRACE_STUB const char *trace_layer(const struct ufs *u, int layer, char *buf)
+{
+	(void)u;
+	(void)layer;
+	(void)buf;
+	return "";
+}
+
+TRACE_STUB char *trace_path(const struct node *dir, const char *name)
+{
+	(void)dir;
+	(void)name;
+	return NULL;
+}
+
+TRACE_STUB void trace_size(off_t size, char *buf, size_t len)
+{
+	(void)size;
+	(void)buf;
+	(void)len;
+}
+
+TRACE_STUB double trace_now_ms(void)
+{
+	return 0;
+}
+
+#undef TRACE_STUB
+#endif
+
 #endif

@@ -17,6 +17,10 @@ static const char *const fuse_passthrough[] = {
 static const char *const fuse_passthrough_prefix[] = { "fsname=", "subtype=", "max_read=", NULL };
 /* Options of overlayfs and fuse-overlayfs that have no meaning here. */
 static const char *const ignored_quietly[] = { "volatile", NULL };
+/* SELinux labels (containers/storage passes context="..."): FUSE mounts
+ * here carry none, as with fuse-overlayfs. */
+static const char *const ignored_quietly_prefix[] = { "context=", "fscontext=", "defcontext=",
+						      "rootcontext=", NULL };
 
 static int die(const char *what, const char *cause)
 {
@@ -205,7 +209,7 @@ static int apply_option(const char *item, void *arg)
 		plan->read_only = true;
 	if (in_list(item, fuse_passthrough) || has_prefix_in(item, fuse_passthrough_prefix))
 		return append_fuse_opt(plan, item);
-	if (in_list(item, ignored_quietly))
+	if (in_list(item, ignored_quietly) || has_prefix_in(item, ignored_quietly_prefix))
 		return 0;
 	fprintf(stderr, "unionfuse: warning: unknown option '%s' ignored\n", item);
 	return 0;
