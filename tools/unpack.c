@@ -7,6 +7,7 @@
 #include "unpack.h"
 
 #include "layers.h"
+#include "owner.h"
 #include "whiteout.h"
 
 #include <archive.h>
@@ -182,6 +183,35 @@ static void entry_times(struct archive_entry *e, struct timespec *ts)
 	}
 }
 
+/* The archive's owner for NAME. Root gives it; a caller who may not
+ * (an ordinary user, root of a user namespace lacking the id) keeps it,
+ * with the mode, in user.containers.override_stat, as the daemon does for
+ * a copy-up it cannot chown (fs/owner.h): a mount shows it all the same.
+ * Symlinks, devices and fifos can hold no user.* xattr and stay ours. */
+static int give_owner(struct unpacker *u, struct archive_entry *e, int dirfd, const char *name)
+{
+	uid_t uid = (uid_t)archive_entry_uid(e);
+	gid_t gid = (gid_t)archive_entry_gid(e);
+	char path[LAYER_PROC_PATH_MAX], value[64];
+	struct stat st;
+	int len;
+
+	if (u->o->set_owner && fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (u->o->set_owner && errno != EPERM && errno != EINVAL)
+		return refuse(u, archive_entry_pathname(e), strerror(errno));
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return refuse(u, archive_entry_pathname(e), strerror(errno));
+	if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || (st.st_uid == uid && st.st_gid == gid))
+		return 0;
+	len = snprintf(value, sizeof(value), "%u:%u:0%o", (unsigned)uid, (unsigned)gid,
+		       (unsigned)(archive_entry_perm(e) & 07777));
+	layer_proc_path(dirfd, name, path);
+	if (lsetxattr(path, OWNER_OVERRIDE_XATTR, value, (size_t)len, 0) < 0)
+		return refuse(u, archive_entry_pathname(e), strerror(errno));
+	return 0;
+}
+
 /* Owner, xattrs, mode and times of a non-directory just created. */
 static int set_meta(struct unpacker *u, struct archive_entry *e, int dirfd, const char *name)
 {
@@ -189,9 +219,8 @@ static int set_meta(struct unpacker *u, struct archive_entry *e, int dirfd, cons
 	bool is_link = archive_entry_filetype(e) == AE_IFLNK;
 	struct timespec ts[2];
 
-	if (u->o->set_owner && fchownat(dirfd, name, (uid_t)archive_entry_uid(e),
-					(gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
-		return refuse(u, ename, strerror(errno));
+	if (give_owner(u, e, dirfd, name))
+		return -1;
 	if (set_xattrs(u, e, dirfd, name))
 		return -1;
 	/* After chown, which clears set-id bits. */
@@ -302,9 +331,9 @@ static int make_dir(struct unpacker *u, struct archive_entry *e, int dirfd, cons
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return refuse(u, ename, strerror(errno));
-	if (u->o->set_owner && fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0) {
+	if (give_owner(u, e, fd, self)) {
 		close(fd);
-		return refuse(u, ename, strerror(errno));
+		return -1;
 	}
 	if (set_xattrs(u, e, fd, self)) {
 		close(fd);

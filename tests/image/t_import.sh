@@ -243,6 +243,17 @@ test_unprivileged_import_keeps_what_it_may() {
         expect_eq "fifo" "fifo" "$(stat -c %F "$base/dev/pipe")"
         expect_eq "owned by the caller" "65534:65534" "$(stat -c %u:%g "$base/home/u/file")"
         expect_eq "hard link" "$(stat -c %i "$base/bin/busy")" "$(stat -c %i "$base/bin/ls")"
+        # The owners it could not give are kept where the daemon reads them.
+        expect_xattr "$base/home/u/file" user.containers.override_stat "1234:5678:0644"
+        expect_xattr "$base/etc/passwd" user.containers.override_stat "0:0:0644"
+        expect_xattr "$base/bin/busy" user.containers.override_stat "0:0:04755"
+        local as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+        mkdir "$T/m" && chown 65534:65534 "$T/m" && track_mount "$T/m"
+        # shellcheck disable=SC2086
+        "${as_nobody[@]}" "$UF" mount $LAYERS "$T/m" || fail "the user could not mount the image"
+        expect_eq "owners shown through the user's mount" "1234:5678 0:0 4755" \
+                "$("${as_nobody[@]}" stat -c '%u:%g' "$T/m/home/u/file" "$T/m/etc/passwd" | tr '\n' ' ')$("${as_nobody[@]}" stat -c %a "$T/m/bin/busy")"
+        "${as_nobody[@]}" "$UF" umount "$T/m"
 }
 
 test_second_import_reuses_complete_layers() {
