@@ -9,7 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-static int override_read(int dirfd, const char *name, uid_t *uid, gid_t *gid, mode_t *mode)
+int owner_override_read(int dirfd, const char *name, uid_t *uid, gid_t *gid, mode_t *mode)
 {
 	char path[LAYER_PROC_PATH_MAX], value[64];
 	unsigned long u, g, m;
@@ -60,7 +60,7 @@ int owner_set_mode(int dirfd, const char *name, mode_t mode)
 	gid_t gid;
 	mode_t old;
 
-	if (override_read(dirfd, name, &uid, &gid, &old) < 0)
+	if (owner_override_read(dirfd, name, &uid, &gid, &old) < 0)
 		return 0;
 	return override_write(dirfd, name, uid, gid, mode);
 }
@@ -73,7 +73,7 @@ void owner_apply(const struct ufs *u, int dirfd, const char *name, struct stat *
 
 	if (!atomic_load(&u->overrides) || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)))
 		return;
-	if (override_read(dirfd, name, &uid, &gid, &mode) < 0)
+	if (owner_override_read(dirfd, name, &uid, &gid, &mode) < 0)
 		return;
 	st->st_uid = uid;
 	st->st_gid = gid;

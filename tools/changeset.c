@@ -7,6 +7,7 @@
 #include "changeset.h"
 
 #include "layers.h"
+#include "owner.h"
 #include "whiteout.h"
 
 #include <archive.h>
@@ -85,6 +86,24 @@ static void entry_from_stat(struct archive_entry *e, const struct stat *st)
 	archive_entry_set_uid(e, st->st_uid);
 	archive_entry_set_gid(e, st->st_gid);
 	archive_entry_set_mtime(e, st->st_mtim.tv_sec, 0);
+}
+
+/* An upper layer made without privilege keeps the owners it could not
+ * give in an xattr (fs/owner.h); the layer carries them as real owners. */
+static void entry_owner_override(struct archive_entry *e, int dirfd, const char *name,
+				 const struct stat *st)
+{
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return;
+	if (owner_override_read(dirfd, name, &uid, &gid, &mode) < 0)
+		return;
+	archive_entry_set_uid(e, uid);
+	archive_entry_set_gid(e, gid);
+	archive_entry_set_perm(e, mode);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -207,6 +226,7 @@ static int fill_entry(struct walk *w, struct archive_entry *e, int dirfd, const 
 
 	*with_data = false;
 	entry_from_stat(e, st);
+	entry_owner_override(e, dirfd, name, st);
 	if (S_ISLNK(st->st_mode)) {
 		char *target = malloc((size_t)st->st_size + 1);
 		ssize_t n = target ? readlinkat(dirfd, name, target, (size_t)st->st_size + 1) : -1;

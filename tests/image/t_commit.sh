@@ -40,6 +40,19 @@ test_markers_of_every_format_become_wh_entries_in_order() {
         expect_eq "no LIBARCHIVE.xattr duplicates" 0 "$(grep -ac 'LIBARCHIVE.xattr' "$T/l.tar" || true)"
 }
 
+# A user's copy-up of a root-owned file keeps the owner in an xattr; the
+# layer gives it back as the entry's real owner, and leaves the xattr out.
+test_owner_kept_in_override_xattr_becomes_the_entry_owner() {
+        U=$(mkd up)
+        echo data > "$U/passwd"
+        chown 1000:1000 "$U/passwd"
+        setfattr -n user.containers.override_stat -v "0:42:04711" "$U/passwd"
+        uf_run commit "$U" -o "$T/l.tar"
+        expect_eq "exit status ($ERR)" 0 "$RC"
+        expect_match "entry" "^-rws--x--x +0 +0 +42 " "$(bsdtar -tvf "$T/l.tar" --numeric-owner)"
+        expect_eq "the xattr stays out" 0 "$(grep -ac 'override_stat' "$T/l.tar" || true)"
+}
+
 test_commit_twice_gives_identical_bytes() {
         markers_upper
         uf_run commit "$U" -o "$T/1.tar.gz"
