@@ -129,6 +129,32 @@ test_quoted_comma_in_context_stays_one_option() {
         expect_content "$T/up/new" new
 }
 
+# What containers/storage hands its mount_program for a tall image: short
+# relative links l/ID (resolved from the working directory it sets), 500 of
+# them, an SELinux label with a quoted comma, volatile, an empty item.
+test_mount_program_args_of_a_500_layer_image() {
+        local i lowerdir=""
+        M=$(mkd m)
+        track_mount "$M"
+        mkdir -p "$T/store/l" "$T/store/up" "$T/store/wk"
+        for i in $(seq -w 1 500); do
+                mkdir -p "$T/store/layer-$i/diff/shared"
+                echo "$i" > "$T/store/layer-$i/diff/shared/only-$i"
+                echo "$i" > "$T/store/layer-$i/diff/who"
+                ln -s "../layer-$i/diff" "$T/store/l/ID$i"
+                lowerdir=l/ID$i${lowerdir:+:$lowerdir}
+        done
+        track_lower "$T/store/layer-001/diff" "$T/store/layer-500/diff"
+        RC=0
+        ERR=$(cd "$T/store" && "$UF" -o "lowerdir=$lowerdir,upperdir=$T/store/up,workdir=$T/store/wk,,volatile,context=\"system_u:object_r:container_file_t:s0:c1,c2\"" "$M" 2>&1) || RC=$?
+        expect_eq "exit status ($ERR)" 0 "$RC"
+        mountpoint -q "$M" || fail "not mounted when the command returned"
+        expect_eq "entries in the merged dir" 500 "$(ls "$M/shared" | wc -l)"
+        expect_content "$M/who" 500
+        echo changed > "$M/who"
+        expect_content "$T/store/up/who" changed
+}
+
 test_version_prints_name_and_version() {
         uf_run --version
         expect_eq "exit status" 0 "$RC"
