@@ -367,6 +367,29 @@ uf_run() {
         ERR=$(cat "$e")
 }
 
+# ---------------------------------------------------------------- users
+
+# The ordinary user that rootless tests run as. Made if missing; two test
+# suites running at once may race to make it (useradd then finds
+# /etc/passwd locked, or the user there already), hence the retries.
+TEST_USER=unionfuse-test
+ensure_test_user() {
+        local try
+        for try in 1 2 3 4 5 6 7 8 9 10; do
+                id "$TEST_USER" >/dev/null 2>&1 && break
+                useradd -M -d /nonexistent -s /bin/sh "$TEST_USER" 2>/dev/null && break
+                sleep 0.$try
+        done
+        id "$TEST_USER" >/dev/null 2>&1 || fail "cannot create the user $TEST_USER"
+        chmod 0666 /dev/fuse
+        command -v fusermount3 >/dev/null || fail "fusermount3 is missing"
+        # The build tree may lie where the user cannot reach (below /root,
+        # a 0700 temporary directory): the user runs a copy of the binary.
+        chmod 0755 "$WS"
+        UFU=$WS/unionfuse-as-user
+        [ -x "$UFU" ] || install -m 0755 "$UF" "$UFU" || fail "cannot copy $UF for the user"
+}
+
 # ---------------------------------------------------------------- running
 
 run_one() {     # TEST-FUNCTION

@@ -7,19 +7,7 @@
 # uidmapping=, gidmapping= and squash_to_*.
 . "$(dirname "$0")/lib.sh"
 
-TEST_USER=unionfuse-test
-
-ensure_user() {
-        id "$TEST_USER" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh "$TEST_USER" ||
-                fail "cannot create the user $TEST_USER"
-        chmod 0666 /dev/fuse
-        command -v fusermount3 >/dev/null || fail "fusermount3 is missing"
-        # The build tree may lie where the user cannot reach (below /root,
-        # a 0700 temporary directory): the user runs a copy of the binary.
-        chmod 0755 "$WS"
-        UFU=$WS/unionfuse-as-user
-        [ -x "$UFU" ] || install -m 0755 "$UF" "$UFU" || fail "cannot copy $UF for the user"
-}
+ensure_user() { ensure_test_user; }
 
 as_user() {     # CMD...: run as the test user in $T
         su -s /bin/sh "$TEST_USER" -c "cd '$T' && $*"

@@ -4,16 +4,7 @@
 # exit status comes back, and nothing stays mounted.
 source "$(dirname "$0")/lib.sh"
 
-TEST_USER=unionfuse-test
-
-ensure_user() {
-        id "$TEST_USER" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh "$TEST_USER" ||
-                fail "cannot create the user $TEST_USER"
-        chmod 0666 /dev/fuse
-        chmod 0755 "$WS"
-        UFU=$WS/unionfuse-as-user
-        [ -x "$UFU" ] || install -m 0755 "$UF" "$UFU" || fail "cannot copy $UF for the user"
-}
+ensure_user() { ensure_test_user; }
 
 as_user() {     # CMD...: run as the test user in $T, with its own TMPDIR
         su -s /bin/sh "$TEST_USER" -c "cd '$T' && TMPDIR='$T/tmp' $*"
