@@ -87,7 +87,8 @@ test_userns_root_appends_to_root_file_and_deletes_another() {
 }
 
 # A busybox rootfs of two layers (base: the binary and its applets; app:
-# files and directories to change), as root made them.
+# files and directories to change), as root made them, or with user-owned
+# as the test user made them.
 make_busybox_image() {
         local bb applet
         bb=$(command -v busybox) || skip "no static busybox (apt package busybox-static)"
@@ -101,6 +102,8 @@ make_busybox_image() {
         echo two > "$T/app/srv/data/deep/two"
         echo conf > "$T/app/etc/app.conf"
         chmod 1777 "$T/base/tmp"
+        # An image the user unpacked itself is the user's (import without root).
+        [ "${1:-}" = user-owned ] && chown -R "$TEST_USER" "$T/base" "$T/app"
         chmod 0755 "$WS" "$T"
         mkdir -p "$T/m" "$T/kov"
         chown "$TEST_USER" "$T" "$T/m"
@@ -137,6 +140,24 @@ test_user_changes_busybox_image_and_kernel_overlayfs_agrees() {
         expect_eq "content through kernel overlayfs" "fresh again" \
                 "$(cat "$T/kov/srv/data/new" "$T/kov/etc/motd" | tr '\n' ' ' | sed 's/ $//')"
         as_user "'$UFU' umount m"
+}
+
+# The same changes by an ordinary user through fusermount3 (no namespace):
+# deleting, renaming over and recreating lower files and directories.
+test_user_without_namespace_changes_image_and_kernel_overlayfs_agrees() {
+        ensure_user
+        make_busybox_image user-owned
+        as_user "'$UFU' mount base app --upper up m && cd m && rm etc/motd && rm -r srv/data/deep &&
+                 mv srv/data srv/moved && mkdir srv/data && echo fresh > srv/data/new &&
+                 echo again > etc/motd && mv srv/moved/one etc/app.conf && find . | LC_ALL=C sort" \
+                > "$T/uf.txt" 2>&1 || fail "changes as the user: $(cat "$T/uf.txt")"
+        as_user "'$UFU' umount m"
+        KOV_OPTS=userxattr kov_mount "$T/kov" "$T/up" "$T/kwork" "$T/base" "$T/app"
+        (cd "$T/kov" && find . | LC_ALL=C sort) > "$T/kov.txt"
+        expect_eq "names through unionfuse and kernel overlayfs" "$(cat "$T/kov.txt")" "$(cat "$T/uf.txt")"
+        expect_eq "content through kernel overlayfs" "fresh again one" \
+                "$(cat "$T/kov/srv/data/new" "$T/kov/etc/motd" "$T/kov/etc/app.conf" | tr '\n' ' ' | sed 's/ $//')"
+        expect_absent "$T/kov/srv/moved/one"
 }
 
 # uidmapping=A:B:N shows the id A+k stored in a layer as B+k, and stores
