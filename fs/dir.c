@@ -42,19 +42,25 @@ void node_detach(struct node *node)
 		node_free(node);
 }
 
-/* Owner of a new entry: the caller, with the group of a set-group-ID parent. */
-static void new_owner(const struct ufs *u, int udirfd, const struct ufs_cred *cred, uid_t *uid, gid_t *gid,
-		      mode_t *mode, enum new_kind kind)
+/* Owner of a new entry: the caller, with the group of a set-group-ID parent.
+ * Returns whether the entry needs a chown: not when the daemon creates it
+ * with that owner already (a caller of the daemon's own ids). */
+static bool new_owner(const struct ufs *u, int udirfd, const struct ufs_cred *cred, uid_t *uid,
+		      gid_t *gid, mode_t *mode, enum new_kind kind)
 {
+	gid_t made_gid = getegid();
 	struct stat pst;
 
 	*uid = owner_stored_uid(u, cred->uid);
 	*gid = owner_stored_gid(u, cred->gid);
-	if (fstat(udirfd, &pst) == 0 && (pst.st_mode & S_ISGID)) {
-		*gid = pst.st_gid;
+	if (fstat(udirfd, &pst) < 0)
+		return true;
+	if (pst.st_mode & S_ISGID) {
+		*gid = made_gid = pst.st_gid;
 		if (kind == NEW_DIR)
 			*mode |= S_ISGID;
 	}
+	return *uid != geteuid() || *gid != made_gid;
 }
 
 static int make_object(int dirfd, const char *name, struct new_entry *ne, mode_t mode)
@@ -91,12 +97,20 @@ static int link_object(struct ufs *u, struct node *src, int dirfd, const char *n
 
 /* Owner and set-id bits of a new entry (chown as root clears set-id bits). */
 static int set_new_owner(struct ufs *u, int dirfd, const char *name, uid_t uid, gid_t gid,
-			 mode_t mode, enum new_kind kind)
+			 mode_t mode, enum new_kind kind, bool do_chown)
 {
 	static const mode_t type_of[] = { [NEW_FILE] = S_IFREG, [NEW_DIR] = S_IFDIR,
 					  [NEW_SYMLINK] = S_IFLNK, [NEW_NODE] = 0, [NEW_LINK] = 0 };
-	int err = owner_set(u, dirfd, name, uid, gid, type_of[kind] | (mode & ~S_IFMT));
+	struct stat st;
+	int err = 0;
 
+	/* A stat is cheaper than a chown, which dirties the inode: check
+	 * that the filesystem gave the owner foreseen (not so with grpid). */
+	if (!do_chown)
+		do_chown = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			   st.st_uid != uid || st.st_gid != gid;
+	if (do_chown)
+		err = owner_set(u, dirfd, name, uid, gid, type_of[kind] | (mode & ~S_IFMT));
 	if (err)
 		return err;
 	if (kind != NEW_SYMLINK && (mode & (S_ISUID | S_ISGID)) &&
@@ -128,12 +142,14 @@ static int new_entry_create(struct ufs *u, int udirfd, const char *name, struct 
 	int tdir = wh ? u->work_fd : udirfd;
 	const char *tname = wh ? tmp : name;
 	mode_t mode = ne->mode;
+	bool do_chown;
 	uid_t uid;
 	gid_t gid;
 	int err;
 
 	ufs_tmpname(u, tmp, sizeof(tmp));
-	new_owner(u, udirfd, cred, &uid, &gid, &mode, ne->kind);
+	/* Made in work/, the entry takes its group from there: chown it. */
+	do_chown = new_owner(u, udirfd, cred, &uid, &gid, &mode, ne->kind) || wh;
 	if (ne->kind == NEW_LINK)
 		err = link_object(u, ne->link_src, tdir, tname);
 	else
@@ -141,7 +157,7 @@ static int new_entry_create(struct ufs *u, int udirfd, const char *name, struct 
 	if (err)
 		return err;
 	if (ne->kind != NEW_LINK)
-		err = set_new_owner(u, tdir, tname, uid, gid, mode, ne->kind);
+		err = set_new_owner(u, tdir, tname, uid, gid, mode, ne->kind, do_chown);
 	/* A directory replacing a whiteout must not show what lies below. */
 	if (!err && ne->kind == NEW_DIR && wh)
 		err = opaque_mark(tdir, tname, u->whiteout_format);
@@ -320,7 +336,7 @@ static int remove_upper(struct ufs *u, int udirfd, const char *name, bool is_dir
 
 	ufs_tmpname(u, tmp, sizeof(tmp));
 	if (want_whiteout && u->whiteout_format == WH_FORMAT_OVERLAY &&
-	    whiteout_create_device(u->work_fd, tmp) == 0) {
+	    ufs_whiteout_device(u, u->work_fd, tmp) == 0) {
 		/* Swap the entry for a whiteout in one step. */
 		if (renameat2(u->work_fd, tmp, udirfd, name, RENAME_EXCHANGE) < 0) {
 			err = -errno;
@@ -337,7 +353,7 @@ static int remove_upper(struct ufs *u, int udirfd, const char *name, bool is_dir
 	} else if (unlinkat(udirfd, name, 0) < 0) {
 		return -errno;
 	}
-	return want_whiteout ? whiteout_create(udirfd, name, u->whiteout_format) : 0;
+	return want_whiteout ? ufs_whiteout_create(u, udirfd, name) : 0;
 }
 
 /* After NODE's name in DIR went away: a negative node keeps the upper
@@ -414,7 +430,7 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 	if (node->top == u->upper)
 		wh = remove_upper(u, up.dirfd, name, rmdir, node->lower_positive);
 	else
-		wh = whiteout_create(up.dirfd, name, u->whiteout_format);
+		wh = ufs_whiteout_create(u, up.dirfd, name);
 	at_close(u, &up);
 	if (wh < 0) {
 		err = wh;

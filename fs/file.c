@@ -102,6 +102,9 @@ int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, i
 	err = ufs_create_file(u, dir, name, mode, flags, cred, out, st, &fd);
 	if (err)
 		return err;
+	/* A new file has no capability: spare the kernel's question before
+	 * its first write a trip to the disk. */
+	ufs_caps_absent(*out, atomic_load(&u->caps_gen));
 	return handle_new(*out, fd, u->upper, hout);
 }
 

@@ -240,9 +240,27 @@ static ssize_t getxattr_virtual(struct ufs *u, struct node *node, const char *na
 	return len;
 }
 
+#define XATTR_CAPS "security.capability"
+
+/* The kernel asks for security.capability before every write to learn
+ * whether the write must drop it; almost no file has one. A file's answer
+ * "none" is kept until some security.capability changes (caps_gen): only
+ * setxattr adds one, and a chown, write or copy-up can only take it away. */
+static bool caps_known_absent(struct ufs *u, struct node *node)
+{
+	return atomic_load(&node->no_caps_gen) == atomic_load(&u->caps_gen) + 1;
+}
+
+void ufs_caps_absent(struct node *node, uint64_t gen)
+{
+	atomic_store(&node->no_caps_gen, gen + 1);
+}
+
 ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *buf, size_t size)
 {
 	char path[LAYER_PROC_PATH_MAX];
+	bool caps = strcmp(name, XATTR_CAPS) == 0;
+	uint64_t gen = atomic_load(&u->caps_gen);
 	bool follow;
 	struct at at;
 	ssize_t len;
@@ -252,12 +270,16 @@ ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *b
 		return getxattr_virtual(u, node, name, buf, size);
 	if (xattr_is_private(name))
 		return -ENODATA;
+	if (caps && caps_known_absent(u, node))
+		return -ENODATA;
 	err = xattr_path(u, node, &at, path, &follow);
 	if (err)
 		return err;
 	len = follow ? getxattr(path, name, buf, size) : lgetxattr(path, name, buf, size);
 	if (len < 0)
 		len = -errno;
+	if (caps && len == -ENODATA && !follow)
+		ufs_caps_absent(node, gen);
 	at_close(u, &at);
 	return len;
 }
@@ -346,9 +368,15 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 	if (!err)
 		err = at_open(u, node, u->upper, &at);
 	if (!err) {
+		bool caps = strcmp(name, XATTR_CAPS) == 0;
+
 		layer_proc_path(at.dirfd, at.name, path);
+		if (caps)
+			atomic_fetch_add(&u->caps_gen, 1);
 		if (remove ? lremovexattr(path, name) : lsetxattr(path, name, value, size, flags))
 			err = -errno;
+		if (caps)
+			atomic_fetch_add(&u->caps_gen, 1);
 		at_close(u, &at);
 	}
 	pthread_rwlock_unlock(&u->lock);

@@ -31,12 +31,21 @@ void ufs_attr_changed(struct ufs *u, struct node *node);
 /* A fresh unique name for scratch in the work directory. */
 void ufs_tmpname(struct ufs *u, char *buf, size_t size);
 #define UFS_TMPNAME_MAX 32
+/* whiteout_create and whiteout_create_device for the upper layer, made as
+ * hard links to one whiteout in the work directory where they can be. */
+int ufs_whiteout_create(struct ufs *u, int dirfd, const char *name);
+int ufs_whiteout_device(struct ufs *u, int dirfd, const char *name);
+/* The whiteout they link to, in the work directory; gone at unmount. */
+#define UFS_SHARED_WHITEOUT "#whiteout"
 
 /* Attributes of the node as the merged view shows them. [tree] */
 int node_stat(struct ufs *u, struct node *node, struct stat *st);
 
 /* Take a reference for the kernel and return it. */
 struct node *node_ref(struct node *node);
+
+/* inode.c: FILE has no security.capability as of ufs->caps_gen GEN. */
+void ufs_caps_absent(struct node *file, uint64_t gen);
 
 /* copyup.c [tree exclusive] */
 int copyup(struct ufs *u, struct node *node, bool with_data);

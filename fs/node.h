@@ -30,6 +30,9 @@ struct node {
 	uint8_t upper_wh;         /* [tree] WH_* markers for this name in upper */
 	bool lower_positive;      /* [tree] without the upper layer the name exists */
 	bool detached;            /* [tree] unlinked or replaced; only fds remain */
+	/* ufs->caps_gen + 1 when the file was known to carry no
+	 * security.capability at that generation; 0: unknown. */
+	atomic_uint_fast64_t no_caps_gen;
 	ino_t vino;               /* st_ino shown for the life of the mount */
 	uint64_t id;              /* directories: unique, never reused (dircache key) */
 

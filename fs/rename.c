@@ -158,7 +158,7 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	if (err)
 		return err;
 	if (src_lower && !(old_wh & WH_AT_NAME)) {
-		int wh = whiteout_create(op->udirfd, op->name, u->whiteout_format);
+		int wh = ufs_whiteout_create(u, op->udirfd, op->name);
 
 		if (wh < 0)
 			return wh;

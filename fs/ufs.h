@@ -56,6 +56,9 @@ struct ufs {
 	pthread_rwlock_t lock;    /* the tree: see the lock order above */
 	atomic_uint_fast64_t tmp_counter;
 	atomic_uint_fast64_t next_node_id;
+	/* Bumped before and after every change of a security.capability:
+	 * what a node learned of its absence holds while this stays. */
+	atomic_uint_fast64_t caps_gen;
 	struct dircache *dircache; /* O_PATH fds of directories in layers */
 	dev_t main_dev;           /* inode numbers of this device are shown as they are */
 	struct inomap *inomap;    /* st_ino for entries of other devices [ino_lock] */

@@ -82,6 +82,46 @@ bool ufs_is_upper(const struct ufs *u, int layer)
 	return u->upper >= 0 && layer == u->upper;
 }
 
+/* One whiteout device in the work directory that every whiteout of the
+ * upper layer is a hard link to, as overlayfs does: a link allocates no
+ * inode, which is most of what a whiteout costs (ext4 searches its inode
+ * bitmap, skipping recently deleted inodes, for each new one). Scratch like
+ * the rest of work/, so the next mount removes it. */
+
+/* A new shared whiteout, in place of one that is missing or full (EMLINK). */
+static int shared_whiteout_renew(struct ufs *u)
+{
+	char tmp[UFS_TMPNAME_MAX];
+	int err;
+
+	ufs_tmpname(u, tmp, sizeof(tmp));
+	err = whiteout_create_device(u->work_fd, tmp);
+	if (err)
+		return err;
+	if (renameat(u->work_fd, tmp, u->work_fd, UFS_SHARED_WHITEOUT) < 0) {
+		err = -errno;
+		unlinkat(u->work_fd, tmp, 0);
+	}
+	return err;
+}
+
+int ufs_whiteout_device(struct ufs *u, int dirfd, const char *name)
+{
+	if (linkat(u->work_fd, UFS_SHARED_WHITEOUT, dirfd, name, 0) == 0)
+		return 0;
+	if ((errno == ENOENT || errno == EMLINK) && shared_whiteout_renew(u) == 0 &&
+	    linkat(u->work_fd, UFS_SHARED_WHITEOUT, dirfd, name, 0) == 0)
+		return 0;
+	return whiteout_create_device(dirfd, name);
+}
+
+int ufs_whiteout_create(struct ufs *u, int dirfd, const char *name)
+{
+	if (u->whiteout_format == WH_FORMAT_OVERLAY && ufs_whiteout_device(u, dirfd, name) == 0)
+		return WH_AT_NAME;
+	return whiteout_create(dirfd, name, u->whiteout_format);
+}
+
 void ufs_tmpname(struct ufs *u, char *buf, size_t size)
 {
 	unsigned long n = (unsigned long)atomic_fetch_add(&u->tmp_counter, 1);

@@ -383,6 +383,17 @@ char *real_list(struct fx *fx, const char *rel)
 	return s;
 }
 
+char *work_scratch(struct fx *fx)
+{
+	char *s = real_list(fx, "work/work");
+	const char *shared = "#whiteout";
+	size_t len = strlen(shared);
+
+	if (strncmp(s, shared, len) == 0 && (s[len] == '\0' || s[len] == ' '))
+		return s[len] ? s + len + 1 : s + len;
+	return s;
+}
+
 static void snapshot_entry(FILE *out, const char *path, const char *name)
 {
 	char list[1024], value[256];

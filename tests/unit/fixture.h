@@ -71,6 +71,9 @@ char *real_xattr(struct fx *fx, const char *rel, const char *name); /* NULL if n
 char *real_snapshot(struct fx *fx, const char *rel);
 /* Names in a layer directory, sorted, space-separated, without . and .. */
 char *real_list(struct fx *fx, const char *rel);
+/* What an operation left in the work directory's scratch area: its names,
+ * as real_list, but for the whiteout every whiteout is linked to. */
+char *work_scratch(struct fx *fx);
 
 /* The merged tree. */
 struct node *u_lookup(struct fx *fx, const char *path);        /* must succeed */

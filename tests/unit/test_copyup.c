@@ -334,6 +334,7 @@ Test(copyup, mount_cleans_scratch_left_in_work)
 
 	put_file(fx, "work/work/#uf0", "half a file");
 	put_file(fx, "work/work/dir/x", "");
+	put_file(fx, "work/work/#whiteout", "not a whiteout");
 	fx_mount(fx);
 	cr_assert_str_eq(real_list(fx, "work/work"), "");
 }

@@ -113,7 +113,31 @@ Test(dir, rmdir_of_merged_empty_dir_leaves_whiteout)
 	cr_assert(real_is_whiteout(fx, "upper/d"));
 	cr_assert_eq(u_lookup_err(fx, "d"), -ENOENT);
 	cr_assert_str_eq(u_list(fx, ""), "");
+	cr_assert_str_eq(work_scratch(fx), "");
+}
+
+Test(dir, whiteouts_are_links_to_one_device_gone_at_unmount)
+{
+	struct fx *fx = fx_new(1);
+	struct stat a, b;
+
+	put_file(fx, "l0/a", "");
+	put_file(fx, "l0/d/b", "");
+	fx_mount(fx);
+	cr_assert_eq(u_unlink(fx, "a"), 0);
+	cr_assert_eq(u_unlink(fx, "d/b"), 0);
+	cr_assert(real_is_whiteout(fx, "upper/a"));
+	cr_assert(real_is_whiteout(fx, "upper/d/b"));
+	a = real_stat(fx, "upper/a");
+	b = real_stat(fx, "upper/d/b");
+	cr_assert_eq(a.st_ino, b.st_ino);
+	cr_assert_eq(a.st_nlink, 3);
+	cr_assert_str_eq(work_scratch(fx), "");
+	fx_remount(fx);
 	cr_assert_str_eq(real_list(fx, "work/work"), "");
+	cr_assert(real_is_whiteout(fx, "upper/a"));
+	cr_assert_eq(u_lookup_err(fx, "a"), -ENOENT);
+	cr_assert_eq(u_lookup_err(fx, "d/b"), -ENOENT);
 }
 
 Test(dir, rmdir_of_lower_empty_dir_leaves_whiteout)
