@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -300,6 +301,17 @@ static void stop_command(int sig)
 		kill(command_pid, SIGKILL);
 }
 
+/* fork(), the child being process 1 of a new PID namespace. Not
+ * unshare(CLONE_NEWPID) here: that would put every later child of ours in
+ * the namespace too, where no process may start once its process 1 has
+ * ended (the sanitizers' leak checker forks at exit, for one). */
+static pid_t fork_into_new_pid_namespace(void)
+{
+	struct clone_args args = { .flags = CLONE_NEWPID, .exit_signal = SIGCHLD };
+
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
 /* Run COMMAND and return the status to exit with: its own, or 128 plus
  * the signal that ended it, as a shell reports it. */
 static int run_command(struct run *r)
@@ -307,11 +319,9 @@ static int run_command(struct run *r)
 	int status;
 	pid_t pid;
 
-	if (unshare(CLONE_NEWPID) < 0)
-		return setup_failed("new PID namespace", errno);
-	pid = fork();
+	pid = fork_into_new_pid_namespace();
 	if (pid < 0)
-		return setup_failed("fork", errno);
+		return setup_failed("new PID namespace", errno);
 	if (pid == 0)
 		_exit(become_command(r));
 	command_pid = pid;
