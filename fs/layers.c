@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,73 @@ const char *layer_role_name(enum layer_role role)
 	return "?";
 }
 
+/* Set once openat2 is found missing: kernels before 5.6, valgrind, seccomp
+ * filters that do not know it. */
+static atomic_bool no_openat2;
+
+/* Open one component NAME of a walk in DIRFD, as RESOLVE_SAFE would: ".."
+ * leaves the layer, a symlink is not followed (ELOOP, unless O_PATH with
+ * O_NOFOLLOW asks for the link itself), and another device is a mount
+ * crossed (EXDEV). */
+static int walk_step(int dirfd, const char *name, int flags, mode_t mode, dev_t dev)
+{
+	struct stat st;
+	int fd;
+
+	if (strcmp(name, "..") == 0)
+		return -EXDEV;
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		int err = errno;
+
+		/* O_DIRECTORY on a symlink says ENOTDIR; openat2 says ELOOP. */
+		if (err == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			err = ELOOP;
+		return -err;
+	}
+	if (fstat(fd, &st) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	if (st.st_dev != dev) {
+		close(fd);
+		return -EXDEV;
+	}
+	return fd;
+}
+
+int layer_openat_walk(int dirfd, const char *path, int flags, mode_t mode)
+{
+	char *copy = strdup(path), *comp, *slash;
+	int cur = dirfd, fd = 0;
+	struct stat root;
+
+	if (!copy)
+		return -ENOMEM;
+	if (fstat(dirfd, &root) < 0) {
+		free(copy);
+		return -errno;
+	}
+	for (comp = copy; (slash = strchr(comp, '/')) && fd >= 0; comp = slash + 1) {
+		*slash = '\0';
+		if (*comp == '\0' || strcmp(comp, ".") == 0)
+			continue;
+		fd = walk_step(cur, comp, O_PATH | O_DIRECTORY, 0, root.st_dev);
+		if (cur != dirfd)
+			close(cur);
+		cur = fd;
+	}
+	if (fd >= 0)
+		fd = walk_step(cur, comp, flags, (flags & (O_CREAT | O_TMPFILE)) ? mode : 0, root.st_dev);
+	if (cur != dirfd && cur >= 0)
+		close(cur);
+	free(copy);
+	return fd;
+}
+
 static int openat2_safe(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
@@ -76,8 +144,15 @@ static int openat2_safe(int dirfd, const char *path, int flags, mode_t mode)
 		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
 		.resolve = RESOLVE_SAFE,
 	};
-	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	long fd;
 
+	if (atomic_load(&no_openat2))
+		return layer_openat_walk(dirfd, path, flags, mode);
+	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		atomic_store(&no_openat2, true);
+		return layer_openat_walk(dirfd, path, flags, mode);
+	}
 	return fd < 0 ? -errno : (int)fd;
 }
 

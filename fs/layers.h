@@ -28,6 +28,11 @@ const char *layer_role_name(enum layer_role role);
  * then walked in pieces. Returns an fd or -errno. */
 int layer_openat(int dirfd, const char *relpath, int flags, mode_t mode);
 
+/* What layer_openat falls back to where openat2 is missing (kernels before
+ * 5.6, valgrind, seccomp filters): the same refusals, made one component
+ * at a time with O_NOFOLLOW. */
+int layer_openat_walk(int dirfd, const char *relpath, int flags, mode_t mode);
+
 /* Open the directory RELPATH (O_PATH) below DIRFD; "." is DIRFD itself. */
 int layer_open_dir(int dirfd, const char *relpath);
 
