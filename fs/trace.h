@@ -1,7 +1,7 @@
 /* The trace: one line per union decision, in words a learner understands
  * ("copy-up /etc/passwd from layer 0 (base) to upper: 1.2 KiB, 0.3 ms").
- * Off by default, and free when off: UFS_TRACE tests one pointer before
- * anything is formatted. */
+ * Off by default, and free when off: every caller tests u->trace, one
+ * pointer, before it formats or even gathers anything for a line. */
 #ifndef UNIONFUSE_TRACE_H
 #define UNIONFUSE_TRACE_H
 
@@ -10,12 +10,6 @@
 
 struct ufs;
 struct node;
-
-#define UFS_TRACE(u, ...)                                  \
-	do {                                               \
-		if ((u)->trace)                            \
-			trace_line((u), __VA_ARGS__);      \
-	} while (0)
 
 void trace_line(struct ufs *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -40,8 +34,6 @@ double trace_now_ms(void);
  * snprintf in copy-up). Never ship such a build: --trace is silent in it,
  * and explain cannot name paths or layers (ENOMEM). */
 #ifdef UNIONFUSE_NO_TRACE
-#undef UFS_TRACE
-#define UFS_TRACE(u, ...) do { (void)(u); } while (0)
 
 #define TRACE_STUB extern inline __attribute__((gnu_inline, unused))
 
