@@ -124,7 +124,7 @@ static int put_dir_origin(struct ufs *u, struct node *dir, FILE *f)
 static int put_origin(struct ufs *u, struct node *node, FILE *f)
 {
 	char name[TRACE_LAYER_MAX];
-	bool in_upper, below;
+	bool in_upper, below, copied;
 	char *path;
 	int err = 0;
 
@@ -143,11 +143,16 @@ static int put_origin(struct ufs *u, struct node *node, FILE *f)
 	fputc('\n', f);
 	free(path);
 	in_upper = node->top == u->upper;
-	/* The root lies in every layer, and is never copied up. */
+	/* The root lies in every layer, and is never copied up; an opaque
+	 * upper directory replaced, not copied, what lies below. */
 	below = node == u->root || node->lower_positive;
+	copied = in_upper && below && node != u->root;
+	if (copied && node_is_dir(node) && ufs_layers_final(u, node) == 0 &&
+	    opaque_layer(u, node) == u->upper)
+		copied = false;
 	fprintf(f, "type=%s\nlayer=%s\nupper=%s\nlower=%s\ncopied_up=%s\ndetached=no\n",
 		explain_type_word(node->type), trace_layer(u, node->top, name), yes_no(in_upper),
-		yes_no(below), yes_no(in_upper && below && node != u->root));
+		yes_no(below), yes_no(copied));
 	if (node_is_dir(node))
 		err = put_dir_origin(u, node, f);
 out_unlock:

@@ -835,6 +835,12 @@ static bool copied_up(const struct explain *ex, char **why)
 			       "no: it exists only in the upper layer (made through the mount)");
 		return false;
 	}
+	/* An opaque upper directory replaced what lies below (rm -r, then
+	 * mkdir): nothing of it was copied. */
+	if (st->p[st->top].opaque) {
+		*why = xstrdup("no: a new directory in the upper layer, opaque, hides the one below");
+		return false;
+	}
 	for (int i = 0; i < ex->n; i++)
 		if (!is_upper(ex, i) && ex->consulted[i] && is_entry(&st->p[i])) {
 			*why = xprintf("yes: the upper layer holds it, and %s below", lname(ex, i));

@@ -226,6 +226,24 @@ test_explain_whiteout_left_by_rm_through_the_mount() {
         expect_eq "result" "hidden: whited out by upper (char 0/0)" "$(result_line)"
 }
 
+# rm -r of a lower directory, then mkdir: a new opaque directory in upper,
+# which replaced the one below rather than copying it.
+test_explain_directory_replaced_through_the_mount() {
+        local base
+        base=$(mkd base)
+        mkdir -p "$base/d"
+        echo below > "$base/d/old"
+        uf_mount "$T/m" "$T/up" "$base"
+        rm -r "$T/m/d"
+        mkdir "$T/m/d"
+        explain "$T/m/d"
+        expect_match "copied up" "copied up: no: a new directory in the upper layer, opaque, hides the one below" "$OUT"
+        expect_match "daemon" "opaque: upper, listing cached: (yes|no), copied up: no" "$OUT"
+        explain_json "$T/m/d"
+        expect_eq "copied_up" false "$(jget 'd["copied_up"]')"
+        expect_eq "daemon agrees" true "$(jget 'd["daemon_agrees"]')"
+}
+
 test_explain_opaque_directory() {
         local base top how
         base=$(mkd base) top=$(mkd top)
