@@ -19,9 +19,28 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/* Write all of BUF at POS: a short write (the disk filling up) is
+ * followed by another, which says why it cannot go on. */
+static int write_all(int fd, const char *buf, size_t len, off_t pos)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, buf, len, pos);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= (size_t)n;
+		pos += n;
+	}
+	return 0;
+}
+
 static int copy_range_rw(int src, int dst, off_t pos, off_t end)
 {
 	char buf[65536];
+	int err;
 
 	while (pos < end) {
 		size_t want = (size_t)(end - pos) < sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
@@ -31,8 +50,9 @@ static int copy_range_rw(int src, int dst, off_t pos, off_t end)
 			return -errno;
 		if (n == 0)
 			break;
-		if (pwrite(dst, buf, (size_t)n, pos) != n)
-			return errno ? -errno : -EIO;
+		err = write_all(dst, buf, (size_t)n, pos);
+		if (err)
+			return err;
 		pos += n;
 	}
 	return 0;

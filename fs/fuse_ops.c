@@ -391,8 +391,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size, i;
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+	int err = off == 0 ? ufs_readdir_start(ufs_of(req), node_of(req, ino), snap) : 0;
+
+	if (!buf || err) {
+		fuse_reply_err(req, buf ? -err : ENOMEM);
+		free(buf);
 		return;
 	}
 	for (i = (size_t)off; i < snap->count; i++) {

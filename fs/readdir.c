@@ -1,5 +1,8 @@
-/* Listing a merged directory: a snapshot of its view taken at opendir, so
- * offsets stay valid while the directory changes underneath. */
+/* Listing a merged directory: a snapshot of its view taken when a listing
+ * starts (a read at offset 0), so offsets stay valid while the directory
+ * changes underneath. Not at opendir: the kernel caches what a listing
+ * returns as the directory's current contents, and a handle opened before
+ * a change and read after it must not put the old contents there. */
 #include "internal.h"
 
 #include <errno.h>
@@ -45,6 +48,17 @@ static int snapshot_fill(struct ufs *u, struct node *dir, struct dir_snapshot *s
 	return err;
 }
 
+static void snapshot_clear(struct dir_snapshot *snap)
+{
+	size_t i;
+
+	for (i = 0; i < snap->count; i++)
+		free(snap->entries[i].name);
+	free(snap->entries);
+	snap->entries = NULL;
+	snap->count = 0;
+}
+
 int ufs_opendir(struct ufs *u, struct node *dir, struct dir_snapshot **out)
 {
 	struct dir_snapshot *snap = calloc(1, sizeof(*snap));
@@ -52,25 +66,35 @@ int ufs_opendir(struct ufs *u, struct node *dir, struct dir_snapshot **out)
 
 	if (!snap)
 		return -ENOMEM;
+	/* What cannot be listed fails here, as opendir would. */
 	pthread_rwlock_rdlock(&u->lock);
-	err = snapshot_fill(u, dir, snap);
+	err = ufs_view_build(u, dir);
 	pthread_rwlock_unlock(&u->lock);
 	if (err) {
-		ufs_releasedir(snap);
+		free(snap);
 		return err;
 	}
 	*out = snap;
 	return 0;
 }
 
+int ufs_readdir_start(struct ufs *u, struct node *dir, struct dir_snapshot *snap)
+{
+	int err;
+
+	snapshot_clear(snap);
+	pthread_rwlock_rdlock(&u->lock);
+	err = snapshot_fill(u, dir, snap);
+	pthread_rwlock_unlock(&u->lock);
+	if (err)
+		snapshot_clear(snap);
+	return err;
+}
+
 void ufs_releasedir(struct dir_snapshot *snap)
 {
-	size_t i;
-
 	if (!snap)
 		return;
-	for (i = 0; i < snap->count; i++)
-		free(snap->entries[i].name);
-	free(snap->entries);
+	snapshot_clear(snap);
 	free(snap);
 }

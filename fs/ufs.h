@@ -150,6 +150,8 @@ struct dir_snapshot {
 	size_t count;
 };
 int ufs_opendir(struct ufs *u, struct node *dir, struct dir_snapshot **out);
+/* (Re)take the snapshot, for a read at offset 0: a listing starts. */
+int ufs_readdir_start(struct ufs *u, struct node *dir, struct dir_snapshot *snap);
 void ufs_releasedir(struct dir_snapshot *snap);
 
 #endif

@@ -554,9 +554,12 @@ char *u_list(struct fx *fx, const char *path)
 	char **names;
 	size_t i, n = 0;
 	char *s;
-	int err = ufs_opendir(fx->u, u_lookup(fx, path), &snap);
+	struct node *dir = u_lookup(fx, path);
+	int err = ufs_opendir(fx->u, dir, &snap);
 
 	cr_assert_eq(err, 0, "opendir %s: %s", path, strerror(-err));
+	err = ufs_readdir_start(fx->u, dir, snap);
+	cr_assert_eq(err, 0, "listing %s: %s", path, strerror(-err));
 	names = calloc(snap->count + 1, sizeof(*names));
 	cr_assert(names);
 	for (i = 0; i < snap->count; i++)

@@ -141,6 +141,7 @@ Test(cache, readdir_inode_numbers_match_getattr)
 	put_file(fx, "upper/d/c", "");
 	fx_mount(fx);
 	cr_assert_eq(ufs_opendir(fx->u, u_lookup(fx, "d"), &snap), 0);
+	cr_assert_eq(ufs_readdir_start(fx->u, u_lookup(fx, "d"), snap), 0);
 	for (i = 0; i < snap->count; i++) {
 		char path[64];
 
@@ -305,8 +306,11 @@ static void *write_or_read(void *arg)
 		}
 		if (ufs_opendir(u, dir, &snap) != 0)
 			count_failure(m);
-		else
+		else {
+			if (ufs_readdir_start(u, dir, snap) != 0)
+				count_failure(m);
 			ufs_releasedir(snap);
+		}
 		ufs_forget(u, dir, 1);
 	}
 	return NULL;

@@ -451,6 +451,7 @@ Test(lookup, directory_of_100000_entries_merges_and_looks_up, .timeout = 100)
 	close(fd[1]);
 	fx_mount(fx);
 	cr_assert_eq(ufs_opendir(fx->u, u_lookup(fx, "big"), &snap), 0);
+	cr_assert_eq(ufs_readdir_start(fx->u, u_lookup(fx, "big"), snap), 0);
 	cr_assert_eq(snap->count, 100000 + 2);
 	ufs_releasedir(snap);
 	cr_assert_eq(u_lookup_err(fx, "big/entry-000000"), 0);
