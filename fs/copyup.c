@@ -316,6 +316,8 @@ int copyup(struct ufs *u, struct node *node, bool with_data)
 	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
 		return -ENOMEM;
 	node->top = u->upper;
+	if (node->type == S_IFREG)
+		ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);
 	return 0;
 }

@@ -93,6 +93,35 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 	return handle_new(node, fd, layer, out);
 }
 
+/* After NODE was copied up: its handles still open on a lower copy are
+ * moved to the upper one, so that a reader opened before the copy-up sees
+ * the writes made after it, as one file would (and as overlayfs does). The
+ * fd number stays: dup3 swaps what it refers to, atomically for a reader
+ * using it at that moment. Best effort: a handle that cannot be moved keeps
+ * reading what it read. */
+void ufs_handles_follow_copyup(struct ufs *u, struct node *node)
+{
+	struct handle *h;
+	struct at at;
+	int fd;
+
+	if (at_open(u, node, u->upper, &at))
+		return;
+	pthread_mutex_lock(&node->lock);
+	for (h = node->handles; h; h = h->next) {
+		if (h->layer == u->upper)
+			continue;
+		fd = openat(at.dirfd, at.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (dup3(fd, h->fd, O_CLOEXEC) >= 0)
+			h->layer = u->upper;
+		close(fd);
+	}
+	pthread_mutex_unlock(&node->lock);
+	at_close(u, &at);
+}
+
 int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, int flags,
 	       const struct ufs_cred *cred, struct node **out, struct stat *st,
 	       struct handle **hout)

@@ -66,6 +66,8 @@ int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
 /* file.c: a duplicate of an open file of NODE in LAYER (any layer if
  * negative), for a node that has no name left; -ENOENT if none. */
 int node_handle_fd(struct node *node, int layer);
+/* file.c: move NODE's handles on a lower copy to its new upper copy. */
+void ufs_handles_follow_copyup(struct ufs *u, struct node *node);
 
 /* lookup.c: 0 if the merged view of DIR lists nothing, else -ENOTEMPTY. */
 int ufs_dir_empty(struct ufs *u, struct node *dir);
