@@ -428,6 +428,10 @@ static int dir_times(struct ufs *u, struct node *dir, struct stat *st)
 	return err;
 }
 
+/* Copy DIR's tree into the upper layer, beside what the lower layers
+ * hold: the copies equal the originals, and the upper directories still
+ * merge with the lower ones, so until the caller marks DIR opaque the
+ * merged view is what it was. A crash or a full disk here loses nothing. */
 static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
 {
 	struct node *child, *tmp;
@@ -446,9 +450,32 @@ static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
 			continue;
 		err = node_is_dir(child) ? tree_copy(u, child, seen) : tree_copy_file(u, child, seen);
 	}
+	/* Moving a tree changes nothing in it that a user could see. */
+	if (!err && (err = at_open_self(u, dir, u->upper, &self)) == 0) {
+		restore_dir_times(self.dirfd, &before);
+		at_close(u, &self);
+	}
+	return err;
+}
+
+/* Once DIR is opaque, the whiteouts in its tree hide nothing, and kernel
+ * overlayfs would list them in directories it no longer merges: drop them,
+ * keeping each directory's times. */
+static int tree_drop_all_whiteouts(struct ufs *u, struct node *dir)
+{
+	struct node *child, *tmp;
+	struct stat before;
+	struct at self;
+	int err = dir_times(u, dir, &before);
+
 	if (!err)
 		err = tree_drop_whiteouts(u, dir);
-	/* Moving a tree changes nothing in it that a user could see. */
+	HASH_ITER(hh, dir->children, child, tmp) {
+		if (err)
+			break;
+		if (child->type && node_is_dir(child))
+			err = tree_drop_all_whiteouts(u, child);
+	}
 	if (!err && (err = at_open_self(u, dir, u->upper, &self)) == 0) {
 		restore_dir_times(self.dirfd, &before);
 		at_close(u, &self);
@@ -459,10 +486,18 @@ static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
 int copyup_tree(struct ufs *u, struct node *dir)
 {
 	struct link_seen *seen = NULL, *ls, *tmp;
+	struct stat before;
 	struct at at;
-	int err = copyup(u, dir, true);
+	int err = tree_copy(u, dir, &seen);
 
-	/* Opaque first: from here on the upper copy alone is the tree. */
+	HASH_ITER(hh, seen, ls, tmp) {
+		HASH_DEL(seen, ls);
+		free(ls);
+	}
+	/* Opaque only once the whole tree is in the upper layer: from here
+	 * on the upper copy alone is the tree. */
+	if (!err)
+		err = dir_times(u, dir, &before);
 	if (!err)
 		err = at_open(u, dir, u->upper, &at);
 	if (!err) {
@@ -470,10 +505,10 @@ int copyup_tree(struct ufs *u, struct node *dir)
 		at_close(u, &at);
 	}
 	if (!err)
-		err = tree_copy(u, dir, &seen);
-	HASH_ITER(hh, seen, ls, tmp) {
-		HASH_DEL(seen, ls);
-		free(ls);
+		err = tree_drop_all_whiteouts(u, dir);
+	if (!err && (err = at_open_self(u, dir, u->upper, &at)) == 0) {
+		restore_dir_times(at.dirfd, &before);
+		at_close(u, &at);
 	}
 	return err;
 }
