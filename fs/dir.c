@@ -328,11 +328,19 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 
 /* Remove NAME's upper entry (a file, or a directory holding only markers),
  * leaving a whiteout when WANT_WHITEOUT. Returns the WH_* bits now in upper. */
+/* A marker made for a removal that then failed goes again; returns ERR. */
+static int undo_marker(int udirfd, const char *name, int wh, int err)
+{
+	if (wh)
+		whiteout_remove(udirfd, name, wh);
+	return err;
+}
+
 static int remove_upper(struct ufs *u, int udirfd, const char *name, bool is_dir,
 			bool want_whiteout)
 {
 	char tmp[UFS_TMPNAME_MAX];
-	int err;
+	int err, wh;
 
 	ufs_tmpname(u, tmp, sizeof(tmp));
 	if (want_whiteout && u->whiteout_format == WH_FORMAT_OVERLAY &&
@@ -346,14 +354,29 @@ static int remove_upper(struct ufs *u, int udirfd, const char *name, bool is_dir
 		util_remove_tree(u->work_fd, tmp);
 		return WH_AT_NAME;
 	}
+	/* A .wh.NAME marker is made before NAME goes: beside NAME in one
+	 * layer it hides only what lies below, which NAME (empty of anything
+	 * visible, for a directory) hid anyway. A crash between the two steps
+	 * then shows NAME as it was, never the lower entries it hid. */
+	wh = 0;
+	if (want_whiteout && strlen(name) + WH_PREFIX_LEN <= NAME_MAX) {
+		wh = whiteout_create(udirfd, name, WH_FORMAT_AUFS);
+		if (wh == -EEXIST)      /* left by such a crash */
+			wh = WH_AUFS_FILE;
+		if (wh < 0)
+			return wh;
+	}
 	if (is_dir) {
 		if (renameat2(udirfd, name, u->work_fd, tmp, RENAME_NOREPLACE) < 0)
-			return -errno;
+			return undo_marker(udirfd, name, wh, -errno);
 		util_remove_tree(u->work_fd, tmp);
 	} else if (unlinkat(udirfd, name, 0) < 0) {
-		return -errno;
+		return undo_marker(udirfd, name, wh, -errno);
 	}
-	return want_whiteout ? ufs_whiteout_create(u, udirfd, name) : 0;
+	/* A name too long for a marker gets a device whiteout after all. */
+	if (want_whiteout && !wh)
+		wh = ufs_whiteout_create(u, udirfd, name);
+	return wh;
 }
 
 /* After NODE's name in DIR went away: a negative node keeps the upper

@@ -118,6 +118,44 @@ static void trace_rename(struct ufs *u, struct rename_op *op, bool exchange, int
 	free(to);
 }
 
+/* Move SRC to its new name in the upper layer. With LEAVE_WHITEOUT the
+ * old name must end up whited out, and never show the lower entry it hid,
+ * even if the move fails or the daemon dies halfway: RENAME_WHITEOUT does
+ * both in one step; where the kernel or the format says no, a .wh. marker
+ * made before the move does (remove_upper in dir.c says why). *WH gets the
+ * whiteout made, if any. */
+static int move_in_upper(struct ufs *u, struct rename_op *op, unsigned int flags,
+			 bool leave_whiteout, int *wh)
+{
+	int marker = 0;
+
+	if (leave_whiteout && u->whiteout_format == WH_FORMAT_OVERLAY) {
+		if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname,
+			      flags | RENAME_WHITEOUT) == 0) {
+			*wh |= WH_AT_NAME;
+			return 0;
+		}
+		if (errno != EINVAL && errno != EPERM && errno != EOPNOTSUPP)
+			return -errno;
+	}
+	if (leave_whiteout && strlen(op->name) + WH_PREFIX_LEN <= NAME_MAX) {
+		marker = whiteout_create(op->udirfd, op->name, WH_FORMAT_AUFS);
+		if (marker == -EEXIST)
+			marker = WH_AUFS_FILE;
+		if (marker < 0)
+			return marker;
+	}
+	if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, flags) < 0) {
+		int err = -errno;
+
+		if (marker)
+			whiteout_remove(op->udirfd, op->name, marker);
+		return err;
+	}
+	*wh |= marker;
+	return 0;
+}
+
 static int rename_move(struct ufs *u, struct rename_op *op)
 {
 	struct node *src = op->src, *dst = op->dst;
@@ -134,8 +172,9 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 			return err;
 	}
 	if (dst_pos && dst->top == u->upper) {
-		if (renameat(op->udirfd, op->name, op->newudirfd, op->newname) < 0)
-			return -errno;
+		err = move_in_upper(u, op, 0, src_lower && !old_wh, &old_wh);
+		if (err)
+			return err;
 	} else if (!dst_pos && (dst_wh & WH_AT_NAME)) {
 		/* The whiteout swaps places with SRC: often exactly the one
 		 * the old name needs. */
@@ -145,9 +184,10 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 			old_wh |= WH_AT_NAME;
 		else if (unlinkat(op->udirfd, op->name, 0) < 0)
 			return -errno;
-	} else if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname,
-			     RENAME_NOREPLACE) < 0) {
-		return -errno;
+	} else {
+		err = move_in_upper(u, op, RENAME_NOREPLACE, src_lower && !old_wh, &old_wh);
+		if (err)
+			return err;
 	}
 	if (dst_wh & WH_AUFS_FILE) {
 		err = whiteout_remove(op->newudirfd, op->newname, WH_AUFS_FILE);
@@ -157,7 +197,8 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newudirfd, op->newname);
 	if (err)
 		return err;
-	if (src_lower && !(old_wh & WH_AT_NAME)) {
+	if (src_lower && !old_wh) {
+		/* A name too long for a .wh. marker, without RENAME_WHITEOUT. */
 		int wh = ufs_whiteout_create(u, op->udirfd, op->name);
 
 		if (wh < 0)

@@ -332,11 +332,17 @@ Test(whiteout, marker_names_cannot_be_created)
 /* As in a user namespace without the right to make a whiteout device:
  * mknodat fails with EPERM. Linux lets anyone make a 0/0 device these
  * days, so dropping CAP_MKNOD is not enough; seccomp is. */
+/* What a kernel before 5.8 refuses an unprivileged caller: mknod of a
+ * whiteout, and renameat2 with RENAME_WHITEOUT. */
 static void forbid_mknod(void)
 {
 	struct sock_filter filter[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mknodat, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mknodat, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat2, 0, 3),
+		/* The flags argument, low 32 bits (little-endian). */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, RENAME_WHITEOUT, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
