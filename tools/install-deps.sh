@@ -8,7 +8,7 @@ packages=(
   libfuse3-dev fuse3 libxxhash-dev uthash-dev libcriterion-dev
   attr busybox-static util-linux kmod passwd python3
   libarchive-dev libssl-dev libjansson-dev libarchive-tools zstd skopeo
-  podman runc conmon uidmap catatonit
+  podman runc conmon uidmap catatonit valgrind libcap2-bin
 )
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
