@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static bool wants_write(int flags)
@@ -49,6 +50,26 @@ static int handle_new(struct node *node, int fd, int layer, struct handle **out)
 	return 0;
 }
 
+/* FD, if it is a regular file (what the kernel asked to open), with
+ * O_NONBLOCK as FLAGS have it; closed otherwise. */
+static int check_regular(int fd, int flags)
+{
+	struct stat st;
+	int err = 0;
+
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = S_ISDIR(st.st_mode) ? -EISDIR : -ENXIO;
+	else if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~(O_ACCMODE | O_TRUNC)) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 static int open_top(struct ufs *u, struct node *node, int flags)
 {
 	struct at at;
@@ -58,10 +79,14 @@ static int open_top(struct ufs *u, struct node *node, int flags)
 	if (err)
 		return err;
 	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
-	fd = openat(at.dirfd, at.name, flags | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK until the type is known: a lower file swapped for a
+	 * FIFO under the mount must not hold a daemon thread forever. */
+	fd = openat(at.dirfd, at.name, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		fd = -errno;
 	at_close(u, &at);
+	if (fd >= 0)
+		fd = check_regular(fd, flags);
 	return fd;
 }
 

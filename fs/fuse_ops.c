@@ -497,7 +497,8 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	len = ufs_listxattr(ufs_of(req), node_of(req, ino), buf, size);
+	/* Root of the mount's user namespace stands for CAP_SYS_ADMIN. */
+	len = ufs_listxattr(ufs_of(req), node_of(req, ino), buf, size, fuse_req_ctx(req)->uid == 0);
 	reply_xattr(req, len, buf, size);
 	free(buf);
 }

@@ -285,15 +285,18 @@ ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *b
 }
 
 /* Drop the union's private names, and any stored name that would pass for
- * a virtual one, from a listxattr buffer; returns the new length. */
-static size_t xattr_list_filter(char *list, size_t len)
+ * a virtual one, from a listxattr buffer, and trusted.* names unless
+ * SHOW_TRUSTED (the kernel lists them to CAP_SYS_ADMIN only); returns the
+ * new length. */
+static size_t xattr_list_filter(char *list, size_t len, bool show_trusted)
 {
 	size_t in = 0, out = 0;
 
 	while (in < len) {
 		size_t n = strlen(list + in) + 1;
 
-		if (!xattr_is_private(list + in) && !explain_is_virtual_xattr(list + in)) {
+		if (!xattr_is_private(list + in) && !explain_is_virtual_xattr(list + in) &&
+		    (show_trusted || strncmp(list + in, "trusted.", 8) != 0)) {
 			memmove(list + out, list + in, n);
 			out += n;
 		}
@@ -302,7 +305,7 @@ static size_t xattr_list_filter(char *list, size_t len)
 	return out;
 }
 
-ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size)
+ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size, bool show_trusted)
 {
 	char path[LAYER_PROC_PATH_MAX];
 	char *list = NULL;
@@ -327,7 +330,7 @@ ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size)
 		len = -errno;
 		goto out;
 	}
-	len = (ssize_t)xattr_list_filter(list, (size_t)len);
+	len = (ssize_t)xattr_list_filter(list, (size_t)len, show_trusted);
 	if (size > 0) {
 		if ((size_t)len > size)
 			len = -ERANGE;

@@ -233,12 +233,31 @@ static char *redirect_path_in(struct node *dir, int j, const char *redirect)
  * does: a missing one is skipped, a whiteout or a non-directory on the way
  * stops, an opaque one (or one below an opaque directory) is the last, and
  * a further redirect moves on. */
+/* overlayfs refuses a redirect that could climb: a relative one is one
+ * name, an absolute one a path of names, and "." or ".." is none of them.
+ * A layer cannot send the daemon out of itself, or into its own mount. */
+static bool redirect_valid(const char *redirect)
+{
+	const char *p = redirect, *end;
+
+	if (*p != '/')
+		return *p && !strchr(p, '/') && strcmp(p, ".") != 0 && strcmp(p, "..") != 0;
+	for (; *p; p = end) {
+		while (*p == '/')
+			p++;
+		end = p + strcspn(p, "/");
+		if ((end - p == 1 && p[0] == '.') || (end - p == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 static int follow_redirect(struct ufs *u, struct node *dir, int layer, const char *first)
 {
 	char *redirect = strdup(first);
 	int err = redirect ? 0 : -ENOMEM, j;
 
-	for (j = layer + 1; !err && j < u->nlayers; j++) {
+	for (j = layer + 1; !err && j < u->nlayers && redirect_valid(redirect); j++) {
 		char *path = redirect_path_in(dir, j, redirect);
 		struct redirect_way way;
 		struct wh_dirinfo info;

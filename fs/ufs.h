@@ -113,7 +113,7 @@ int ufs_readlink(struct ufs *u, struct node *node, char **target);
 int ufs_statfs(struct ufs *u, struct statvfs *st);
 int ufs_fsyncdir(struct ufs *u, struct node *dir, int datasync);
 ssize_t ufs_getxattr(struct ufs *u, struct node *node, const char *name, void *buf, size_t size);
-ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size);
+ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size, bool show_trusted);
 int ufs_setxattr(struct ufs *u, struct node *node, const char *name,
 		 const void *value, size_t size, int flags);
 int ufs_removexattr(struct ufs *u, struct node *node, const char *name);

@@ -445,7 +445,7 @@ Test(copyup, open_file_descriptors_stay_bounded)
 	cr_assert_eq(u_open_write(fx, "f", O_WRONLY, "F"), 0);
 	cr_assert_eq(ufs_setattr(fx->u, u_lookup(fx, "g"), &attr, UFS_SET_MODE | UFS_SET_SIZE,
 				 -1, &out), 0);
-	cr_assert_gt(ufs_listxattr(fx->u, u_lookup(fx, "g"), list, sizeof(list)), 0);
+	cr_assert_gt(ufs_listxattr(fx->u, u_lookup(fx, "g"), list, sizeof(list), true), 0);
 	cr_assert_eq(ufs_setxattr(fx->u, u_lookup(fx, "g"), "user.b", "2", 1, 0), 0);
 	cr_assert_eq(u_create(fx, "d/z", "z"), 0);
 	cr_assert_eq(u_mkdir(fx, "n"), 0);

@@ -283,11 +283,11 @@ Test(lookup, private_xattrs_are_hidden_from_listxattr_and_getxattr)
 	put_xattr(fx, "l0/d", "user.visible", "1");
 	fx_mount(fx);
 	d = u_lookup(fx, "d");
-	len = ufs_listxattr(fx->u, d, list, sizeof(list));
+	len = ufs_listxattr(fx->u, d, list, sizeof(list), true);
 	cr_assert_eq(len, (ssize_t)sizeof("user.visible"));
 	cr_assert_str_eq(list, "user.visible");
-	cr_assert_eq(ufs_listxattr(fx->u, d, NULL, 0), (ssize_t)sizeof("user.visible"));
-	cr_assert_eq(ufs_listxattr(fx->u, d, list, 4), -ERANGE);
+	cr_assert_eq(ufs_listxattr(fx->u, d, NULL, 0, true), (ssize_t)sizeof("user.visible"));
+	cr_assert_eq(ufs_listxattr(fx->u, d, list, 4, true), -ERANGE);
 	cr_assert_eq(ufs_getxattr(fx->u, d, "trusted.overlay.opaque", value, sizeof(value)),
 		     -ENODATA);
 	cr_assert_eq(ufs_getxattr(fx->u, d, "user.overlay.opaque", value, sizeof(value)),
@@ -397,7 +397,7 @@ Test(lookup, xattrs_of_the_root_come_from_the_top_layer_root)
 	len = ufs_getxattr(fx->u, fx->u->root, "user.root", value, sizeof(value));
 	cr_assert_eq(len, 3, "getxattr on the root: %zd", len);
 	cr_assert_str_eq(value, "top");
-	len = ufs_listxattr(fx->u, fx->u->root, list, sizeof(list));
+	len = ufs_listxattr(fx->u, fx->u->root, list, sizeof(list), true);
 	cr_assert_eq(len, (ssize_t)sizeof("user.root"), "listxattr on the root: %zd", len);
 }
 
