@@ -31,7 +31,7 @@ int node_handle_fd(struct node *node, int layer)
 	return fd;
 }
 
-static int handle_new(struct node *node, int fd, int layer, struct handle **out)
+static int handle_new(struct node *node, int fd, int layer, mode_t mode, struct handle **out)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
@@ -41,6 +41,7 @@ static int handle_new(struct node *node, int fd, int layer, struct handle **out)
 	}
 	h->fd = fd;
 	h->layer = layer;
+	h->mode = mode;
 	h->node = node;
 	pthread_mutex_lock(&node->lock);
 	h->next = node->handles;
@@ -52,7 +53,7 @@ static int handle_new(struct node *node, int fd, int layer, struct handle **out)
 
 /* FD, if it is a regular file (what the kernel asked to open), with
  * O_NONBLOCK as FLAGS have it; closed otherwise. */
-static int check_regular(int fd, int flags)
+static int check_regular(int fd, int flags, mode_t *mode)
 {
 	struct stat st;
 	int err = 0;
@@ -67,10 +68,11 @@ static int check_regular(int fd, int flags)
 		close(fd);
 		return err;
 	}
+	*mode = st.st_mode;
 	return fd;
 }
 
-static int open_top(struct ufs *u, struct node *node, int flags)
+static int open_top(struct ufs *u, struct node *node, int flags, mode_t *mode)
 {
 	struct at at;
 	int fd, err;
@@ -86,13 +88,14 @@ static int open_top(struct ufs *u, struct node *node, int flags)
 		fd = -errno;
 	at_close(u, &at);
 	if (fd >= 0)
-		fd = check_regular(fd, flags);
+		fd = check_regular(fd, flags, mode);
 	return fd;
 }
 
 int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
 	int fd, layer;
+	mode_t mode = 0;
 
 	if (wants_write(flags) && ufs_read_only(u))
 		return -EROFS;
@@ -110,12 +113,12 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 			return err;
 		}
 	}
-	fd = open_top(u, node, flags);
+	fd = open_top(u, node, flags, &mode);
 	layer = node->top;
 	pthread_rwlock_unlock(&u->lock);
 	if (fd < 0)
 		return fd;
-	return handle_new(node, fd, layer, out);
+	return handle_new(node, fd, layer, mode, out);
 }
 
 /* After NODE was copied up: its handles still open on a lower copy are
@@ -159,7 +162,7 @@ int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, i
 	/* A new file has no capability: spare the kernel's question before
 	 * its first write a trip to the disk. */
 	ufs_caps_absent(*out, atomic_load(&u->caps_gen));
-	return handle_new(*out, fd, u->upper, hout);
+	return handle_new(*out, fd, u->upper, st->st_mode, hout);
 }
 
 void ufs_release(struct ufs *u, struct handle *h)

@@ -102,6 +102,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
+	/* POSIX ACLs, kept in the layers as system.posix_acl_* xattrs, are
+	 * enforced by the kernel as for a local filesystem. The kernel still
+	 * applies the umask to new entries (no FUSE_CAP_DONT_MASK). */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	/* Large requests: fewer round trips for big reads and writes. */
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
@@ -170,6 +175,44 @@ static int setattr_flags(int valid)
 	return to_set;
 }
 
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n, i;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* What the kernel does to a file written or truncated by a caller without
+ * CAP_FSETID (root of the mount's namespace stands for it): set-user-ID
+ * goes, and set-group-ID if group execute is set or the caller is outside
+ * the file's group (Linux 6.2). FUSE's kernel side does the first two on
+ * write(2) only, and nothing for an O_TRUNC open. */
+static void drop_setid(fuse_req_t req, struct node *node)
+{
+	struct ufs *u = ufs_of(req);
+	struct stat st, attr = { 0 }, out;
+	mode_t drop = 0;
+
+	if (fuse_req_ctx(req)->uid == 0 || ufs_getattr(u, node, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	if (st.st_mode & S_ISUID)
+		drop |= S_ISUID;
+	if ((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !caller_in_group(req, st.st_gid)))
+		drop |= S_ISGID;
+	if (!drop)
+		return;
+	attr.st_mode = st.st_mode & ~drop;
+	if (ufs_setattr(u, node, &attr, UFS_SET_MODE, -1, &out) == 0 && u->attr_changed)
+		u->attr_changed(u->attr_changed_ctx, node);
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		       struct fuse_file_info *fi)
 {
@@ -178,6 +221,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	int err;
 
 	err = ufs_setattr(ufs_of(req), node_of(req, ino), attr, setattr_flags(valid), fd, &st);
+	if (!err && (valid & FUSE_SET_ATTR_SIZE) && (st.st_mode & (S_ISUID | S_ISGID))) {
+		drop_setid(req, node_of(req, ino));
+		err = ufs_getattr(ufs_of(req), node_of(req, ino), &st);
+	}
 	if (err)
 		fuse_reply_err(req, -err);
 	else
@@ -265,6 +312,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)h;
+	if ((fi->flags & O_TRUNC) && (h->mode & (S_ISUID | S_ISGID)))
+		drop_setid(req, h->node);
 	/* Every change goes through this mount, so cached pages stay true. */
 	fi->keep_cache = keep_cache(req, h);
 	if (fuse_reply_open(req, fi) == -ENOENT)
@@ -313,6 +362,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	ssize_t n;
 
 	(void)ino;
+	if (handle_of(fi)->mode & (S_ISUID | S_ISGID))
+		drop_setid(req, handle_of(fi)->node);
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = handle_of(fi)->fd;
 	out.buf[0].pos = off;

@@ -79,6 +79,8 @@ struct ufs {
 struct handle {
 	int fd;
 	int layer;                /* where the file was opened */
+	mode_t mode;              /* the file's mode when opened: set-id bits
+				   * tell a write it may have some to drop */
 	struct node *node;
 	struct handle *next;      /* [node->lock] in node->handles */
 };
