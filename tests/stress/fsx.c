@@ -25,6 +25,8 @@
  * On a mismatch: the last LOGLEN operations, the offset of the first
  * difference, the bytes around it and whose they look like; exit 1.
  * Exit 2: bad usage or an environment problem (not a finding). */
+#include "splitmix.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -107,16 +109,6 @@ struct fsx {
 };
 
 /* ------------------------------------------------------------ randomness */
-
-/* splitmix64: the same seed gives the same operations everywhere. */
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static uint64_t rng_below(struct fsx *f, uint64_t n)
 {

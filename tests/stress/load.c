@@ -27,6 +27,8 @@
  * Exit: 0 fine, 1 a wrong answer or content, 2 trouble, 3 a worker hung. */
 #include "load_state.h"
 
+#include "splitmix.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -90,15 +92,6 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(EXIT_TROUBLE);
-}
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 static uint32_t below(struct worker *w, uint32_t n)
