@@ -20,6 +20,9 @@ set -o pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 UF=${1:-${UNIONFUSE:-$E2E_DIR/../../build/unionfuse}}
 HELPERS=${2:-${E2E_HELPERS:-}}
+# Tests cd into their scratch directories: relative paths would break.
+case $UF in /*) ;; *) UF=$PWD/$UF ;; esac
+case $HELPERS in /* | "") ;; *) HELPERS=$PWD/$HELPERS ;; esac
 E2E_TEST_TIMEOUT=${E2E_TEST_TIMEOUT:-120}
 UF_NAME=$(basename "$UF")
 
