@@ -326,8 +326,6 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 	return err;
 }
 
-/* Remove NAME's upper entry (a file, or a directory holding only markers),
- * leaving a whiteout when WANT_WHITEOUT. Returns the WH_* bits now in upper. */
 /* A marker made for a removal that then failed goes again; returns ERR. */
 static int undo_marker(int udirfd, const char *name, int wh, int err)
 {
@@ -336,6 +334,8 @@ static int undo_marker(int udirfd, const char *name, int wh, int err)
 	return err;
 }
 
+/* Remove NAME's upper entry (a file, or a directory holding only markers),
+ * leaving a whiteout when WANT_WHITEOUT. Returns the WH_* bits now in upper. */
 static int remove_upper(struct ufs *u, int udirfd, const char *name, bool is_dir,
 			bool want_whiteout)
 {
