@@ -296,11 +296,12 @@ void ufs_destroy(struct ufs *u)
 	for (i = 0; i < u->nlayers; i++)
 		layer_close(&u->layers[i]);
 	free(u->layers);
-	if (u->work_fd >= 0) {
-		/* A clean unmount leaves no scratch behind (util.c). */
-		unlinkat(u->work_fd, UFS_SHARED_WHITEOUT, 0);
+	/* The shared whiteout stays in WORK/work: this runs after the
+	 * kernel let go of the mount, when the directories may already be
+	 * someone else's (a kernel overlayfs mounted on them, which cleans
+	 * WORK/work as the next unionfuse mount does). */
+	if (u->work_fd >= 0)
 		close(u->work_fd);
-	}
 	free(u->work_path);
 	idmap_free(&u->uids);
 	idmap_free(&u->gids);

@@ -16,13 +16,40 @@ static const char *const opaque_xattrs[] = { "trusted.overlay.opaque", "user.ove
 static const char *const whiteout_xattrs[] = { "trusted.overlay.whiteout", "user.overlay.whiteout" };
 static const char *const redirect_xattrs[] = { "trusted.overlay.redirect", "user.overlay.redirect" };
 
+/* The names of PATH's xattrs. Most entries of a layer have none, and one
+ * listing (one walk of the /proc path) then answers every question about
+ * markers at once. */
+struct xattr_names {
+	char list[1024];
+	ssize_t len;              /* < 0: unknown (too many, or no listing) */
+};
+
+static void xattr_names_read(const char *path, struct xattr_names *xn)
+{
+	xn->len = llistxattr(path, xn->list, sizeof(xn->list));
+}
+
+/* Whether NAME may be set: surely not if the listing lacks it. */
+static bool xattr_may_have(const struct xattr_names *xn, const char *name)
+{
+	ssize_t off;
+
+	if (xn->len < 0)
+		return true;
+	for (off = 0; off < xn->len; off += (ssize_t)strlen(xn->list + off) + 1)
+		if (strcmp(xn->list + off, name) == 0)
+			return true;
+	return false;
+}
+
 /* The value of the first of NAMES set on PATH, NUL-terminated; NULL if none. */
-static char *xattr_string(const char *path, const char *const *names, size_t count)
+static char *xattr_string(const char *path, const struct xattr_names *xn,
+			  const char *const *names, size_t count)
 {
 	size_t i;
 
 	for (i = 0; i < count; i++) {
-		ssize_t len = lgetxattr(path, names[i], NULL, 0);
+		ssize_t len = xattr_may_have(xn, names[i]) ? lgetxattr(path, names[i], NULL, 0) : -1;
 		char *value;
 
 		if (len <= 0)
@@ -43,16 +70,19 @@ static char *xattr_string(const char *path, const char *const *names, size_t cou
 int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
 {
 	char path[LAYER_PROC_PATH_MAX];
+	struct xattr_names xn;
 	struct stat st;
 	size_t i;
 
 	out->opaque = false;
 	out->xwhiteouts = false;
 	layer_proc_path(dirfd, ".", path);
-	out->redirect = xattr_string(path, redirect_xattrs, 2);
+	xattr_names_read(path, &xn);
+	out->redirect = xattr_string(path, &xn, redirect_xattrs, 2);
 	for (i = 0; i < sizeof(opaque_xattrs) / sizeof(opaque_xattrs[0]); i++) {
 		char value[2];
-		ssize_t len = getxattr(path, opaque_xattrs[i], value, sizeof(value));
+		ssize_t len = xattr_may_have(&xn, opaque_xattrs[i]) ?
+			      getxattr(path, opaque_xattrs[i], value, sizeof(value)) : -1;
 
 		if (len == 1 && value[0] == 'y')
 			out->opaque = true;
@@ -91,13 +121,16 @@ bool whiteout_is_device(const struct stat *st)
 bool whiteout_is_xattr_file(int dirfd, const char *name, const struct stat *st)
 {
 	char path[LAYER_PROC_PATH_MAX];
+	struct xattr_names xn;
 	size_t i;
 
 	if (!S_ISREG(st->st_mode) || st->st_size != 0)
 		return false;
 	layer_proc_path(dirfd, name, path);
+	xattr_names_read(path, &xn);
 	for (i = 0; i < sizeof(whiteout_xattrs) / sizeof(whiteout_xattrs[0]); i++)
-		if (lgetxattr(path, whiteout_xattrs[i], NULL, 0) >= 0)
+		if (xattr_may_have(&xn, whiteout_xattrs[i]) &&
+		    lgetxattr(path, whiteout_xattrs[i], NULL, 0) >= 0)
 			return true;
 	return false;
 }

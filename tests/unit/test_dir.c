@@ -116,7 +116,7 @@ Test(dir, rmdir_of_merged_empty_dir_leaves_whiteout)
 	cr_assert_str_eq(work_scratch(fx), "");
 }
 
-Test(dir, whiteouts_are_links_to_one_device_gone_at_unmount)
+Test(dir, whiteouts_are_links_to_one_device_cleaned_by_the_next_mount)
 {
 	struct fx *fx = fx_new(1);
 	struct stat a, b;
