@@ -428,6 +428,19 @@ static int dir_times(struct ufs *u, struct node *dir, struct stat *st)
 	return err;
 }
 
+/* Give DIR's upper copy back the times BEFORE (from dir_times). */
+static int dir_restore_times(struct ufs *u, struct node *dir, const struct stat *before)
+{
+	struct at self;
+	int err = at_open_self(u, dir, u->upper, &self);
+
+	if (err)
+		return err;
+	restore_dir_times(self.dirfd, before);
+	at_close(u, &self);
+	return 0;
+}
+
 /* Copy DIR's tree into the upper layer, beside what the lower layers
  * hold: the copies equal the originals, and the upper directories still
  * merge with the lower ones, so until the caller marks DIR opaque the
@@ -436,7 +449,6 @@ static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
 {
 	struct node *child, *tmp;
 	struct stat before;
-	struct at self;
 	int err = copyup(u, dir, true);
 
 	if (!err)
@@ -451,10 +463,8 @@ static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
 		err = node_is_dir(child) ? tree_copy(u, child, seen) : tree_copy_file(u, child, seen);
 	}
 	/* Moving a tree changes nothing in it that a user could see. */
-	if (!err && (err = at_open_self(u, dir, u->upper, &self)) == 0) {
-		restore_dir_times(self.dirfd, &before);
-		at_close(u, &self);
-	}
+	if (!err)
+		err = dir_restore_times(u, dir, &before);
 	return err;
 }
 
@@ -465,7 +475,6 @@ static int tree_drop_all_whiteouts(struct ufs *u, struct node *dir)
 {
 	struct node *child, *tmp;
 	struct stat before;
-	struct at self;
 	int err = dir_times(u, dir, &before);
 
 	if (!err)
@@ -476,10 +485,8 @@ static int tree_drop_all_whiteouts(struct ufs *u, struct node *dir)
 		if (child->type && node_is_dir(child))
 			err = tree_drop_all_whiteouts(u, child);
 	}
-	if (!err && (err = at_open_self(u, dir, u->upper, &self)) == 0) {
-		restore_dir_times(self.dirfd, &before);
-		at_close(u, &self);
-	}
+	if (!err)
+		err = dir_restore_times(u, dir, &before);
 	return err;
 }
 
@@ -506,9 +513,7 @@ int copyup_tree(struct ufs *u, struct node *dir)
 	}
 	if (!err)
 		err = tree_drop_all_whiteouts(u, dir);
-	if (!err && (err = at_open_self(u, dir, u->upper, &at)) == 0) {
-		restore_dir_times(at.dirfd, &before);
-		at_close(u, &at);
-	}
+	if (!err)
+		err = dir_restore_times(u, dir, &before);
 	return err;
 }
