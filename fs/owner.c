@@ -28,7 +28,7 @@ int owner_override_read(int dirfd, const char *name, uid_t *uid, gid_t *gid, mod
 	return 0;
 }
 
-static int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
+int owner_override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
 {
 	char path[LAYER_PROC_PATH_MAX], value[64];
 	int len = snprintf(value, sizeof(value), "%u:%u:0%o", (unsigned)uid, (unsigned)gid,
@@ -51,7 +51,7 @@ int owner_set(struct ufs *u, int dirfd, const char *name, uid_t uid, gid_t gid, 
 	if (!S_ISREG(mode) && !S_ISDIR(mode))
 		return 0;
 	atomic_store(&u->overrides, true);
-	return override_write(dirfd, name, uid, gid, mode);
+	return owner_override_write(dirfd, name, uid, gid, mode);
 }
 
 int owner_set_mode(int dirfd, const char *name, mode_t mode)
@@ -62,7 +62,7 @@ int owner_set_mode(int dirfd, const char *name, mode_t mode)
 
 	if (owner_override_read(dirfd, name, &uid, &gid, &old) < 0)
 		return 0;
-	return override_write(dirfd, name, uid, gid, mode);
+	return owner_override_write(dirfd, name, uid, gid, mode);
 }
 
 void owner_apply(const struct ufs *u, int dirfd, const char *name, struct stat *st)

@@ -17,6 +17,8 @@ struct ufs;
 /* The owner and mode recorded for NAME in DIRFD: 0, -ENODATA if none, or
  * -EINVAL for a value that does not parse. */
 int owner_override_read(int dirfd, const char *name, uid_t *uid, gid_t *gid, mode_t *mode);
+/* Record UID:GID and MODE for NAME in DIRFD, whatever its real owner. */
+int owner_override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
 /* Give NAME in DIRFD the owner UID:GID (MODE: its mode, for the override). */
 int owner_set(struct ufs *u, int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
 /* Record a new MODE where an override holds the owner; 0 if there is none. */

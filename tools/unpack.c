@@ -192,9 +192,8 @@ static int give_owner(struct unpacker *u, struct archive_entry *e, int dirfd, co
 {
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
-	char path[LAYER_PROC_PATH_MAX], value[64];
 	struct stat st;
-	int len;
+	int err;
 
 	if (u->o->set_owner && fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
@@ -204,12 +203,8 @@ static int give_owner(struct unpacker *u, struct archive_entry *e, int dirfd, co
 		return refuse(u, archive_entry_pathname(e), strerror(errno));
 	if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || (st.st_uid == uid && st.st_gid == gid))
 		return 0;
-	len = snprintf(value, sizeof(value), "%u:%u:0%o", (unsigned)uid, (unsigned)gid,
-		       (unsigned)(archive_entry_perm(e) & 07777));
-	layer_proc_path(dirfd, name, path);
-	if (lsetxattr(path, OWNER_OVERRIDE_XATTR, value, (size_t)len, 0) < 0)
-		return refuse(u, archive_entry_pathname(e), strerror(errno));
-	return 0;
+	err = owner_override_write(dirfd, name, uid, gid, archive_entry_perm(e));
+	return err ? refuse(u, archive_entry_pathname(e), strerror(-err)) : 0;
 }
 
 /* Owner, xattrs, mode and times of a non-directory just created. */
