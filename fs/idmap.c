@@ -93,7 +93,7 @@ static unsigned int read_id_file(const char *path, unsigned int fallback)
 	return v;
 }
 
-void idmap_detect_namespace(struct idmap *m, const char *map_file, const char *overflow_file)
+bool idmap_detect_namespace(struct idmap *m, const char *map_file, const char *overflow_file)
 {
 	unsigned long inside, outside, count;
 	bool all = false, overflow_mapped = false;
@@ -102,7 +102,7 @@ void idmap_detect_namespace(struct idmap *m, const char *map_file, const char *o
 	m->overflow = read_id_file(overflow_file, IDMAP_OVERFLOW_DEFAULT);
 	f = fopen(map_file, "re");
 	if (!f)
-		return;
+		return true;
 	while (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3) {
 		if (inside == 0 && count == 4294967295UL)
 			all = true;
@@ -111,6 +111,7 @@ void idmap_detect_namespace(struct idmap *m, const char *map_file, const char *o
 	}
 	fclose(f);
 	m->unmapped_as_root = !all && !overflow_mapped;
+	return all;
 }
 
 unsigned int idmap_shown(const struct idmap *m, unsigned int stored)

@@ -50,8 +50,9 @@ int idmap_parse(struct idmap *m, const char *spec);
 /* Look at this process' user namespace: MAP_FILE is /proc/self/uid_map
  * (or gid_map), OVERFLOW_FILE /proc/sys/kernel/overflowuid (or gid).
  * Sets m->overflow, and m->unmapped_as_root when the namespace maps only
- * part of the ids and not the overflow id. */
-void idmap_detect_namespace(struct idmap *m, const char *map_file, const char *overflow_file);
+ * part of the ids and not the overflow id. Returns whether it maps every
+ * id (the initial namespace, or no namespaces at all). */
+bool idmap_detect_namespace(struct idmap *m, const char *map_file, const char *overflow_file);
 
 /* The id to show for an id STORED in a layer. */
 unsigned int idmap_shown(const struct idmap *m, unsigned int stored);

@@ -231,25 +231,6 @@ out_args:
 	return ret;
 }
 
-/* Can this process give files any owner? Not as an ordinary user, nor as
- * root of a user namespace that maps only some ids (unshare -Ur). */
-static bool may_not_chown(void)
-{
-	unsigned long inside, outside, count;
-	FILE *f;
-	bool all = false;
-
-	if (geteuid() != 0)
-		return true;
-	f = fopen("/proc/self/uid_map", "re");
-	if (!f)
-		return false;
-	if (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
-		all = inside == 0 && outside == 0 && count == 4294967295UL;
-	fclose(f);
-	return !all;
-}
-
 /* The trace stream, opened before the daemon detaches: with no FILE it is
  * a copy of standard error, so the terminal that mounted keeps seeing it. */
 static FILE *open_trace(const struct mount_plan *plan)
@@ -279,7 +260,7 @@ int daemon_mount(struct mount_plan *plan)
 		.init = plan->init, .upper = plan->upper, .work = plan->work,
 		.whiteout_format = plan->whiteout_format,
 	};
-	bool made_upper = false, made_work = false;
+	bool made_upper = false, made_work = false, all_ids;
 	struct ufs *u;
 	char *why;
 	int ret;
@@ -307,11 +288,13 @@ int daemon_mount(struct mount_plan *plan)
 	umask(0);
 	raise_fd_limit();
 	cfg.trace = open_trace(plan);
-	cfg.unprivileged = may_not_chown();
 	cfg.uids = plan->uids;
 	cfg.gids = plan->gids;
-	idmap_detect_namespace(&cfg.uids, "/proc/self/uid_map", "/proc/sys/kernel/overflowuid");
+	all_ids = idmap_detect_namespace(&cfg.uids, "/proc/self/uid_map", "/proc/sys/kernel/overflowuid");
 	idmap_detect_namespace(&cfg.gids, "/proc/self/gid_map", "/proc/sys/kernel/overflowgid");
+	/* Giving files any owner takes root, of a namespace that maps every
+	 * id: not an ordinary user, nor root of `unshare -Ur`. */
+	cfg.unprivileged = geteuid() != 0 || !all_ids;
 	if (plan->trace && !cfg.trace) {
 		ret = 1;
 		goto out_undo;

@@ -90,18 +90,44 @@ static char *write_temp(const char *content)
 	return path;
 }
 
-static struct idmap detected(const char *map, const char *overflow)
+/* What idmap_detect_namespace makes of MAP; *ALL gets its answer to
+ * "does this namespace map every id" (whether the daemon may chown). */
+static struct idmap detected_all(const char *map, const char *overflow, bool *all)
 {
 	char *map_file = write_temp(map), *overflow_file = write_temp(overflow);
 	struct idmap m;
 
 	idmap_init(&m);
-	idmap_detect_namespace(&m, map_file, overflow_file);
+	*all = idmap_detect_namespace(&m, map_file, overflow_file);
 	unlink(map_file);
 	unlink(overflow_file);
 	free(map_file);
 	free(overflow_file);
 	return m;
+}
+
+static struct idmap detected(const char *map, const char *overflow)
+{
+	bool all;
+
+	return detected_all(map, overflow, &all);
+}
+
+Test(idmap, only_the_initial_namespace_maps_every_id)
+{
+	struct idmap m;
+	bool all;
+
+	detected_all("0 0 4294967295\n", "65534\n", &all);
+	cr_assert(all);
+	detected_all("0 1001 1\n", "65534\n", &all);
+	cr_assert_not(all);
+	detected_all("0 1000 1\n1 100000 65536\n", "65534\n", &all);
+	cr_assert_not(all);
+	idmap_init(&m);
+	cr_assert(idmap_detect_namespace(&m, "/nonexistent/uid_map", "/nonexistent/overflowuid"),
+		  "no /proc/self/uid_map: no namespaces, every id");
+	cr_assert_not(m.unmapped_as_root);
 }
 
 Test(idmap, namespace_of_one_id_shows_unnamed_owners_as_its_root)
