@@ -117,46 +117,6 @@ struct node *node_ref(struct node *node)
 	return node;
 }
 
-static int stat_detached(struct node *node, struct stat *st)
-{
-	int err = -ENOENT;
-
-	pthread_mutex_lock(&node->lock);
-	if (node->handles)
-		err = fstat(node->handles->fd, st) < 0 ? -errno : 0;
-	pthread_mutex_unlock(&node->lock);
-	st->st_nlink = 0;
-	return err;
-}
-
-int node_stat(struct ufs *u, struct node *node, struct stat *st)
-{
-	struct at at;
-	int err;
-
-	if (node->detached)
-		err = stat_detached(node, st);
-	else if ((err = at_open(u, node, node->top, &at)) == 0) {
-		if (fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
-			err = -errno;
-		else
-			owner_apply(u, at.dirfd, at.name, st);
-		at_close(u, &at);
-	}
-	if (err)
-		return err;
-	owner_show(u, st);
-	st->st_ino = node->vino;
-	if (node_is_dir(node)) {
-		err = ufs_layers_final(u, node);
-		/* As overlayfs: counting subdirectories of a merged directory
-		 * is not worth it; 1 keeps find and friends happy. */
-		if (!err && node->ndl > 1)
-			st->st_nlink = 1;
-	}
-	return err;
-}
-
 /* What lies on the way to PATH in one layer, component by component, as
  * overlayfs' redirect walk sees it: a .wh.NAME marker for a component stops
  * the walk; an opaque directory above the last component makes this layer
@@ -298,17 +258,33 @@ static int follow_redirect(struct ufs *u, struct node *dir, int layer, const cha
 	return err;
 }
 
+/* What the markers of DIR's layer number I say about the layers below it:
+ * an opaque directory or a redirect ends the list there (a redirect then
+ * continues it where it points). [dir->lock] */
+static int layers_cut_at(struct ufs *u, struct node *dir, uint16_t i,
+			 const struct wh_dirinfo *info, bool *final)
+{
+	if (!info->opaque && !info->redirect)
+		return 0;
+	*final = true;
+	node_dl_truncate(dir, (uint16_t)(i + 1));
+	return info->opaque ? 0 : follow_redirect(u, dir, dir->dl[i], info->redirect);
+}
+
 /* Cut a directory's layers at the first opaque one, and follow overlayfs
- * redirects. Done once, lazily: most directories are never asked. */
+ * redirects. Done once, lazily: most directories are never asked, and a
+ * view build does it on the way (view_scan_layer). */
 int ufs_layers_final(struct ufs *u, struct node *dir)
 {
+	bool final;
 	int err = 0;
 	uint16_t i;
 
 	if (atomic_load(&dir->layers_final))
 		return 0;
 	pthread_mutex_lock(&dir->lock);
-	for (i = 0; !atomic_load(&dir->layers_final) && i < dir->ndl; i++) {
+	final = atomic_load(&dir->layers_final);
+	for (i = 0; !err && !final && i < dir->ndl; i++) {
 		struct wh_dirinfo info;
 		struct at self;
 
@@ -317,19 +293,85 @@ int ufs_layers_final(struct ufs *u, struct node *dir)
 			break;
 		err = whiteout_dir_info(self.dirfd, &info);
 		at_close(u, &self);
-		if (err)
-			break;
-		if (info.opaque || info.redirect)
-			node_dl_truncate(dir, (uint16_t)(i + 1));
-		if (!info.opaque && info.redirect)
-			err = follow_redirect(u, dir, dir->dl[i], info.redirect);
+		if (!err)
+			err = layers_cut_at(u, dir, i, &info, &final);
 		free(info.redirect);
-		if (info.opaque || info.redirect || err)
-			break;
 	}
 	if (!err)
 		atomic_store(&dir->layers_final, true);
 	pthread_mutex_unlock(&dir->lock);
+	return err;
+}
+
+/* Whether DIR merges more than one layer (its link count says so). The top
+ * layer alone decides unless it is opaque or redirects: then the layer
+ * below stays in the list whatever the others hold. So a readdirplus does
+ * not read the markers of every layer of every subdirectory it lists. */
+static int dir_merged(struct ufs *u, struct node *dir, bool *merged)
+{
+	struct wh_dirinfo info;
+	struct at self;
+	int err;
+
+	if (!atomic_load(&dir->layers_final)) {
+		pthread_mutex_lock(&dir->lock);
+		err = dir->ndl > 1 && !atomic_load(&dir->layers_final) ?
+		      at_open_self(u, dir, dir->dl[0], &self) : -EAGAIN;
+		if (!err) {
+			err = whiteout_dir_info(self.dirfd, &info);
+			at_close(u, &self);
+			if (!err && !info.opaque && !info.redirect)
+				*merged = true;
+			free(info.redirect);
+		}
+		pthread_mutex_unlock(&dir->lock);
+		if (!err && *merged)
+			return 0;
+	}
+	err = ufs_layers_final(u, dir);
+	*merged = dir->ndl > 1;
+	return err;
+}
+
+static int stat_detached(struct node *node, struct stat *st)
+{
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&node->lock);
+	if (node->handles)
+		err = fstat(node->handles->fd, st) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&node->lock);
+	st->st_nlink = 0;
+	return err;
+}
+
+int node_stat(struct ufs *u, struct node *node, struct stat *st)
+{
+	struct at at;
+	int err;
+
+	if (node->detached)
+		err = stat_detached(node, st);
+	else if ((err = at_open(u, node, node->top, &at)) == 0) {
+		if (fstatat(at.dirfd, at.name, st, AT_SYMLINK_NOFOLLOW) < 0)
+			err = -errno;
+		else
+			owner_apply(u, at.dirfd, at.name, st);
+		at_close(u, &at);
+	}
+	if (err)
+		return err;
+	owner_show(u, st);
+	st->st_ino = node->vino;
+	if (node_is_dir(node)) {
+		bool merged = false;
+
+		err = dir_merged(u, node, &merged);
+		/* As overlayfs: counting subdirectories of a merged directory
+		 * is not worth it; 1 keeps find and friends happy. */
+		if (!err && merged)
+			st->st_nlink = 1;
+	}
 	return err;
 }
 
@@ -432,8 +474,11 @@ static int view_apply_dirent(struct ufs *u, struct node *dir, int fd, struct dir
 	return view_apply_entry(u, dir, de->d_name, type, ino, layer);
 }
 
-static int view_scan_layer(struct ufs *u, struct node *dir, int layer)
+/* Read DIR's layer number I: its markers (while the layers are not FINAL,
+ * they may cut the list here) and its entries, through one fd. [dir->lock] */
+static int view_scan_layer(struct ufs *u, struct node *dir, uint16_t i, bool *final)
 {
+	int layer = dir->dl[i];
 	struct wh_dirinfo info;
 	struct dirent *de;
 	DIR *d;
@@ -443,6 +488,8 @@ static int view_scan_layer(struct ufs *u, struct node *dir, int layer)
 	if (err)
 		return err == -ENOENT || err == -ENOTDIR ? 0 : err;
 	err = whiteout_dir_info(fd, &info);
+	if (!err && !*final)
+		err = layers_cut_at(u, dir, i, &info, final);
 	free(info.redirect);
 	if (err) {
 		close(fd);
@@ -482,15 +529,17 @@ static void view_finish(struct node *dir)
 
 static int view_build_locked(struct ufs *u, struct node *dir)
 {
+	bool final = atomic_load(&dir->layers_final);
 	uint16_t i;
 	int err = 0;
 
 	for (i = 0; !err && i < dir->ndl; i++)
-		err = view_scan_layer(u, dir, dir->dl[i]);
+		err = view_scan_layer(u, dir, i, &final);
 	if (err) {
 		node_free_view(dir);
 		return err;
 	}
+	atomic_store(&dir->layers_final, true);
 	view_finish(dir);
 	atomic_store(&dir->view_built, true);
 	return 0;
@@ -519,9 +568,6 @@ int ufs_view_build(struct ufs *u, struct node *dir)
 		return -ENOTDIR;
 	if (atomic_load(&dir->view_built))
 		return 0;
-	err = ufs_layers_final(u, dir);
-	if (err)
-		return err;
 	pthread_mutex_lock(&dir->lock);
 	if (!atomic_load(&dir->view_built))
 		err = view_build_locked(u, dir);

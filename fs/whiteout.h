@@ -25,7 +25,8 @@ struct wh_dirinfo {
 			   * directory ("/abs/path" or a sibling name); free it */
 };
 
-/* DIRFD is an fd of the directory itself (O_PATH is enough). */
+/* DIRFD is an fd of the directory itself: O_PATH is enough, one opened
+ * for reading is cheaper. */
 int whiteout_dir_info(int dirfd, struct wh_dirinfo *out);
 
 /* ".wh.NAME" → "NAME"; NULL for other names and for the opaque marker. */
