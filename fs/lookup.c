@@ -1,6 +1,7 @@
 /* Resolution (DESIGN section 3): building a directory's merged view in one
  * pass over its layers, and answering lookups from it. */
 #include "internal.h"
+#include "layerscan.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -449,7 +450,7 @@ static int view_apply_entry(struct ufs *u, struct node *dir, const char *name,
 	return 0;
 }
 
-static int view_apply_dirent(struct ufs *u, struct node *dir, int fd, struct dirent *de,
+static int view_apply_dirent(struct ufs *u, struct node *dir, int fd, struct dirent64 *de,
 			     const struct wh_dirinfo *info, int layer)
 {
 	const char *target = whiteout_aufs_target(de->d_name);
@@ -474,41 +475,25 @@ static int view_apply_dirent(struct ufs *u, struct node *dir, int fd, struct dir
 	return view_apply_entry(u, dir, de->d_name, type, ino, layer);
 }
 
-/* Read DIR's layer number I: its markers (while the layers are not FINAL,
- * they may cut the list here) and its entries, through one fd. [dir->lock] */
-static int view_scan_layer(struct ufs *u, struct node *dir, uint16_t i, bool *final)
+/* Merge SCAN, DIR's layer number I, into the view: its markers first
+ * (while the layers are not FINAL, they may cut the list here), then its
+ * entries in the order the layer lists them. [dir->lock] */
+static int view_merge_layer(struct ufs *u, struct node *dir, uint16_t i,
+			    const struct layer_scan *scan, bool *final)
 {
-	int layer = dir->dl[i];
-	struct wh_dirinfo info;
-	struct dirent *de;
-	DIR *d;
-	int fd, err;
+	struct dirent64 *de;
+	size_t pos = 0;
+	int err = 0;
 
-	err = at_open_dir(u, dir, layer, O_RDONLY, &fd);
-	if (err)
-		return err == -ENOENT || err == -ENOTDIR ? 0 : err;
-	err = whiteout_dir_info(fd, &info);
-	if (!err && !*final)
-		err = layers_cut_at(u, dir, i, &info, final);
-	free(info.redirect);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	while (!err && (errno = 0, de = readdir(d))) {
+	if (scan->err)
+		return scan->err == -ENOENT || scan->err == -ENOTDIR ? 0 : scan->err;
+	if (!*final)
+		err = layers_cut_at(u, dir, i, &scan->info, final);
+	while (!err && (de = layer_scan_next(scan, &pos))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		err = view_apply_dirent(u, dir, fd, de, &info, layer);
+		err = view_apply_dirent(u, dir, scan->fd, de, &scan->info, dir->dl[i]);
 	}
-	if (!err && errno)
-		err = -errno;
-	closedir(d);
 	return err;
 }
 
@@ -527,14 +512,67 @@ static void view_finish(struct node *dir)
 	}
 }
 
+/* Read all of DIR's layers at once (layerscan.c). [dir->lock] */
+static struct layer_scan *view_scan_all(struct ufs *u, struct node *dir)
+{
+	uint16_t n = dir->ndl, i;
+	struct layer_scan *scans = calloc(n + 1u, sizeof(*scans));
+	char **paths = calloc(n + 1u, sizeof(*paths));
+	int *fds = calloc(n + 1u, sizeof(*fds));
+
+	if (scans && paths && fds) {
+		for (i = 0; i < n; i++) {
+			paths[i] = node_layer_path(dir, dir->dl[i]);
+			fds[i] = u->layers[dir->dl[i]].fd;
+		}
+		layer_scan_all(scans, fds, paths, n);
+		for (i = 0; i < n; i++)
+			free(paths[i]);
+	} else {
+		free(scans);
+		scans = NULL;
+	}
+	free(paths);
+	free(fds);
+	return scans;
+}
+
+/* A layer that a redirect added after the others were read: read alone. */
+static int view_merge_late(struct ufs *u, struct node *dir, uint16_t i, bool *final)
+{
+	char *path = node_layer_path(dir, dir->dl[i]);
+	struct layer_scan scan;
+	int err;
+
+	layer_scan_one(&scan, u->layers[dir->dl[i]].fd, path);
+	free(path);
+	err = view_merge_layer(u, dir, i, &scan, final);
+	layer_scan_release(&scan);
+	return err;
+}
+
 static int view_build_locked(struct ufs *u, struct node *dir)
 {
 	bool final = atomic_load(&dir->layers_final);
-	uint16_t i;
-	int err = 0;
+	uint16_t nread = dir->ndl, valid = dir->ndl, i;
+	struct layer_scan *scans = view_scan_all(u, dir);
+	int err = scans ? 0 : -ENOMEM;
 
-	for (i = 0; !err && i < dir->ndl; i++)
-		err = view_scan_layer(u, dir, i, &final);
+	for (i = 0; !err && i < dir->ndl; i++) {
+		bool was_final = final;
+
+		if (i < valid)
+			err = view_merge_layer(u, dir, i, &scans[i], &final);
+		else
+			err = view_merge_late(u, dir, i, &final);
+		/* A cut at this layer replaces the layers after it: what was
+		 * read ahead for them is not theirs. */
+		if (final && !was_final)
+			valid = (uint16_t)(i + 1);
+	}
+	for (i = 0; scans && i < nread; i++)
+		layer_scan_release(&scans[i]);
+	free(scans);
 	if (err) {
 		node_free_view(dir);
 		return err;

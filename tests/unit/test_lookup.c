@@ -230,6 +230,40 @@ Test(lookup, opaque_x_is_not_opaque)
 	cr_assert_str_eq(u_list(fx, "d"), "a b");
 }
 
+/* A directory of many layers has them read at once, ahead of the merge
+ * (fs/layerscan.c): a cut found in the middle must still drop what was
+ * read for the layers below it. */
+Test(lookup, layers_read_ahead_still_cut_at_an_opaque_middle_layer)
+{
+	struct fx *fx = fx_new(8);
+	char rel[32];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(rel, sizeof(rel), "l%d/d/f%d", i, i);
+		put_file(fx, rel, "");
+	}
+	put_xattr(fx, "l4/d", "trusted.overlay.opaque", "y");
+	fx_mount(fx);
+	cr_assert_str_eq(u_list(fx, "d"), "f4 f5 f6 f7");
+	cr_assert_eq(u_lookup_err(fx, "d/f3"), -ENOENT);
+}
+
+Test(lookup, layers_read_ahead_give_way_to_a_redirect_below_the_top)
+{
+	struct fx *fx = fx_new(8);
+
+	put_file(fx, "l7/d/top", "");
+	put_file(fx, "l6/d/mid", "");
+	put_xattr(fx, "l6/d", "trusted.overlay.redirect", "/src");
+	put_file(fx, "l5/d/stale", "");
+	put_file(fx, "l4/src/moved", "");
+	put_file(fx, "l2/d/stale2", "");
+	fx_mount(fx);
+	cr_assert_str_eq(u_list(fx, "d"), "mid moved top");
+	cr_assert_eq(u_lookup_err(fx, "d/stale"), -ENOENT);
+}
+
 /* What a listing or an xattr list never shows */
 
 Test(lookup, markers_are_never_listed)
