@@ -7,14 +7,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Below this many layers the threads cost more than they save. */
+/* Below this many layers left the threads cost more than they save. */
 #define SCAN_PARALLEL_MIN 4
 /* Reads in flight at once: enough to keep a disk's queue busy. */
 #define SCAN_THREADS_MAX 8
+/* A helper woken for every few layers: no more than can keep busy. */
+#define SCAN_LAYERS_PER_HELPER 4
 #define SCAN_BUF_START 32768
 
 /* All entries of the open directory FD, appended into one growing buffer. */
@@ -81,39 +84,163 @@ void layer_scan_release(struct layer_scan *scan)
 	scan->ents = NULL;
 }
 
+/* The layers of one directory, shared out: each index is taken once, by
+ * the merging thread or a helper; DONE counts the finished ones. */
 struct scan_job {
 	struct layer_scan *scans;
 	const int *layerfds;
 	char *const *paths;
-	size_t n;
-	atomic_size_t next;
+	size_t n, next, done;     /* [pool->lock] */
+	pthread_cond_t finished;
+	struct scan_job *queued;  /* next job with indexes left [pool->lock] */
 };
 
-static void *scan_worker(void *arg)
+struct layer_scan_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work;      /* a job was queued, or the pool stops */
+	struct scan_job *jobs;    /* jobs with indexes left, oldest first */
+	bool stopping;
+	long long slow_ns;
+	size_t nthreads;
+	pthread_t threads[SCAN_THREADS_MAX - 1];
+};
+
+/* Take the next index of the oldest job, if any. [pool->lock] */
+static struct scan_job *take_index(struct layer_scan_pool *pool, size_t *i)
 {
-	struct scan_job *job = arg;
+	struct scan_job *job = pool->jobs;
+
+	if (!job)
+		return NULL;
+	*i = job->next++;
+	if (job->next == job->n)
+		pool->jobs = job->queued;
+	return job;
+}
+
+static void run_index(struct layer_scan_pool *pool, struct scan_job *job, size_t i)
+{
+	layer_scan_one(&job->scans[i], job->layerfds[i], job->paths[i]);
+	pthread_mutex_lock(&pool->lock);
+	/* After this, the job (on its owner's stack) is not touched again. */
+	if (++job->done == job->n)
+		pthread_cond_signal(&job->finished);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+static void *pool_thread(void *arg)
+{
+	struct layer_scan_pool *pool = arg;
+	struct scan_job *job;
 	size_t i;
 
-	while ((i = atomic_fetch_add(&job->next, 1)) < job->n)
-		layer_scan_one(&job->scans[i], job->layerfds[i], job->paths[i]);
+	pthread_mutex_lock(&pool->lock);
+	while (!pool->stopping) {
+		job = take_index(pool, &i);
+		if (!job) {
+			pthread_cond_wait(&pool->work, &pool->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		run_index(pool, job, i);
+		pthread_mutex_lock(&pool->lock);
+	}
+	pthread_mutex_unlock(&pool->lock);
 	return NULL;
 }
 
-void layer_scan_all(struct layer_scan *scans, const int *layerfds, char *const *paths,
-		    size_t n)
+struct layer_scan_pool *layer_scan_pool_new(long long slow_ns)
 {
-	struct scan_job job = { scans, layerfds, paths, n, 0 };
-	pthread_t helpers[SCAN_THREADS_MAX - 1];
-	size_t wanted = 0, started = 0;
+	struct layer_scan_pool *pool = calloc(1, sizeof(*pool));
 
-	if (n >= SCAN_PARALLEL_MIN)
-		wanted = n / 2 < SCAN_THREADS_MAX - 1 ? n / 2 : SCAN_THREADS_MAX - 1;
-	/* A helper that cannot start only leaves more work to the others. */
-	while (started < wanted && pthread_create(&helpers[started], NULL, scan_worker, &job) == 0)
-		started++;
-	scan_worker(&job);
-	while (started > 0)
-		pthread_join(helpers[--started], NULL);
+	if (!pool)
+		return NULL;
+	pool->slow_ns = slow_ns;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	return pool;
+}
+
+void layer_scan_pool_free(struct layer_scan_pool *pool)
+{
+	if (!pool)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->stopping = true;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	while (pool->nthreads > 0)
+		pthread_join(pool->threads[--pool->nthreads], NULL);
+	pthread_cond_destroy(&pool->work);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
+}
+
+/* Start the helpers the first time a directory is worth them. A helper
+ * that cannot start only leaves more work to the others. [pool->lock] */
+static void pool_start(struct layer_scan_pool *pool)
+{
+	while (pool->nthreads < SCAN_THREADS_MAX - 1 &&
+	       pthread_create(&pool->threads[pool->nthreads], NULL, pool_thread, pool) == 0)
+		pool->nthreads++;
+}
+
+/* Read SCANS[0..N) with the helpers. */
+static void scan_shared(struct layer_scan_pool *pool, struct layer_scan *scans,
+			const int *layerfds, char *const *paths, size_t n)
+{
+	struct scan_job job = { scans, layerfds, paths, n, 0, 0, PTHREAD_COND_INITIALIZER, NULL };
+	struct scan_job **tail;
+	size_t i;
+
+	pthread_mutex_lock(&pool->lock);
+	if (pool->nthreads == 0)
+		pool_start(pool);
+	for (tail = &pool->jobs; *tail; tail = &(*tail)->queued)
+		;
+	*tail = &job;
+	for (i = 0; i < n / SCAN_LAYERS_PER_HELPER && i < pool->nthreads; i++)
+		pthread_cond_signal(&pool->work);
+	/* This thread works too: the job ends even if every helper is busy. */
+	while (job.next < job.n) {
+		struct scan_job *taken = take_index(pool, &i);
+
+		pthread_mutex_unlock(&pool->lock);
+		run_index(pool, taken, i);
+		pthread_mutex_lock(&pool->lock);
+	}
+	while (job.done < job.n)
+		pthread_cond_wait(&job.finished, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+	pthread_cond_destroy(&job.finished);
+}
+
+static long long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* One layer after the other while they come from the cache; the helpers
+ * take over the rest as soon as one was slow (layerscan.h). */
+void layer_scan_all(struct layer_scan_pool *pool, struct layer_scan *scans,
+		    const int *layerfds, char *const *paths, size_t n)
+{
+	bool slow = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		long long start = now_ns();
+
+		if (slow && pool && n - i >= SCAN_PARALLEL_MIN) {
+			scan_shared(pool, scans + i, layerfds + i, paths + i, n - i);
+			return;
+		}
+		layer_scan_one(&scans[i], layerfds[i], paths[i]);
+		slow = pool && now_ns() - start >= pool->slow_ns;
+	}
 }
 
 struct dirent64 *layer_scan_next(const struct layer_scan *scan, size_t *pos)

@@ -10,6 +10,7 @@
 
 #include "whiteout.h"
 
+#include <dirent.h>
 #include <stddef.h>
 
 struct layer_scan {
@@ -20,10 +21,21 @@ struct layer_scan {
 	size_t len;
 };
 
+/* Helper threads that read layers for any directory being merged: started
+ * on first need, joined by layer_scan_pool_free. They take over the layers
+ * left of a directory once one layer took longer than SLOW_NS to read:
+ * that was the disk (a cached directory reads in a few microseconds), and
+ * handing out cached layers costs more in wakeups than it saves. */
+#define LAYER_SCAN_SLOW_NS 50000
+struct layer_scan_pool;
+struct layer_scan_pool *layer_scan_pool_new(long long slow_ns);
+void layer_scan_pool_free(struct layer_scan_pool *pool);
+
 /* Read directory PATHS[i] below layer root LAYERFDS[i] into SCANS[i], for
- * each i < N. Never fails as a whole: each scan carries its own error. */
-void layer_scan_all(struct layer_scan *scans, const int *layerfds, char *const *paths,
-		    size_t n);
+ * each i < N, with the pool's help. Never fails as a whole: each scan
+ * carries its own error. */
+void layer_scan_all(struct layer_scan_pool *pool, struct layer_scan *scans,
+		    const int *layerfds, char *const *paths, size_t n);
 void layer_scan_one(struct layer_scan *scan, int layerfd, const char *path);
 void layer_scan_release(struct layer_scan *scan);
 

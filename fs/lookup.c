@@ -525,7 +525,7 @@ static struct layer_scan *view_scan_all(struct ufs *u, struct node *dir)
 			paths[i] = node_layer_path(dir, dir->dl[i]);
 			fds[i] = u->layers[dir->dl[i]].fd;
 		}
-		layer_scan_all(scans, fds, paths, n);
+		layer_scan_all(u->scan_pool, scans, fds, paths, n);
 		for (i = 0; i < n; i++)
 			free(paths[i]);
 	} else {

@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "layerscan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -272,7 +273,8 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 			goto out_destroy;
 	}
 	u->dircache = dircache_new(UFS_DIRCACHE_CAPACITY);
-	err = u->dircache ? make_root(u) : -ENOMEM;
+	u->scan_pool = layer_scan_pool_new(LAYER_SCAN_SLOW_NS);
+	err = u->dircache && u->scan_pool ? make_root(u) : -ENOMEM;
 	if (err)
 		goto out_destroy;
 	*out = u;
@@ -292,6 +294,7 @@ void ufs_destroy(struct ufs *u)
 		return;
 	if (u->root)
 		node_free_tree(u->root);
+	layer_scan_pool_free(u->scan_pool);
 	dircache_free(u->dircache);
 	for (i = 0; i < u->nlayers; i++)
 		layer_close(&u->layers[i]);

@@ -44,6 +44,7 @@ struct ufs_cred {
 };
 
 struct inomap;
+struct layer_scan_pool;
 
 struct ufs {
 	struct layer *layers;     /* top first: layers[0] is the upper, if any */
@@ -60,6 +61,7 @@ struct ufs {
 	 * what a node learned of its absence holds while this stays. */
 	atomic_uint_fast64_t caps_gen;
 	struct dircache *dircache; /* O_PATH fds of directories in layers */
+	struct layer_scan_pool *scan_pool; /* reads a directory's layers at once */
 	dev_t main_dev;           /* inode numbers of this device are shown as they are */
 	struct inomap *inomap;    /* st_ino for entries of other devices [ino_lock] */
 	ino_t next_vino;          /* [ino_lock] */
