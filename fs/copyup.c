@@ -247,61 +247,102 @@ static void trace_copyup(struct ufs *u, struct node *node, const struct stat *st
 	free(path);
 }
 
+/* Put the finished scratch copy TMP of NODE (whose lower stat is ST) in
+ * its place in the upper layer. */
+static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
+			  const struct stat *st)
+{
+	struct stat parent_st, copied;
+	struct at dst;
+	int err = at_open(u, node, u->upper, &dst);
+
+	if (err)
+		return err;
+	if (fstat(dst.dirfd, &parent_st) < 0 ||
+	    renameat2(u->work_fd, tmp, dst.dirfd, dst.name, RENAME_NOREPLACE) < 0) {
+		err = -errno;
+		goto out;
+	}
+	restore_dir_times(dst.dirfd, &parent_st);
+	/* As overlayfs without an index: a copied-up hard link becomes a file
+	 * of its own, so it stops sharing st_ino with the names left below. */
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
+	    fstatat(dst.dirfd, dst.name, &copied, AT_SYMLINK_NOFOLLOW) == 0)
+		node->vino = ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
+out:
+	at_close(u, &dst);
+	return err;
+}
+
+/* The node now lives in the upper layer. */
+static int copyup_done(struct ufs *u, struct node *node)
+{
+	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
+		return -ENOMEM;
+	node->top = u->upper;
+	if (node->type == S_IFREG)
+		ufs_handles_follow_copyup(u, node);
+	ufs_attr_changed(u, node);
+	return 0;
+}
+
+/* The entry of NODE's top layer and its attributes, as the union shows
+ * its owner. */
+static int copyup_source(struct ufs *u, struct node *node, struct at *src, struct stat *st)
+{
+	int err = at_open(u, node, node->top, src);
+
+	if (err)
+		return err;
+	if (fstatat(src->dirfd, src->name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		err = -errno;
+		at_close(u, src);
+		return err;
+	}
+	owner_apply(u, src->dirfd, src->name, st);
+	return 0;
+}
+
 static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 {
 	double start = u->trace ? trace_now_ms() : 0;
 	char tmp[UFS_TMPNAME_MAX];
-	struct stat st, parent_st;
-	struct at src, dst;
-	int err;
+	struct stat st;
+	struct at src;
+	int err = copyup_source(u, node, &src, &st);
 
-	err = at_open(u, node, node->top, &src);
 	if (err)
 		return err;
-	err = at_open(u, node, u->upper, &dst);
-	if (err)
-		goto out_src;
-	if (fstatat(src.dirfd, src.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fstat(dst.dirfd, &parent_st) < 0) {
-		err = -errno;
-		goto out_dst;
-	}
-	owner_apply(u, src.dirfd, src.name, &st);
 	ufs_tmpname(u, tmp, sizeof(tmp));
 	err = copy_object(u, &src, &st, tmp, with_data);
 	if (!err)
 		err = copy_meta(u, &src, &st, tmp);
-	if (!err && renameat2(u->work_fd, tmp, dst.dirfd, dst.name, RENAME_NOREPLACE) < 0)
-		err = -errno;
-	if (err) {
+	if (!err)
+		err = copyup_install(u, node, tmp, &st);
+	if (err)
 		util_remove_tree(u->work_fd, tmp);
-		goto out_dst;
-	}
-	restore_dir_times(dst.dirfd, &parent_st);
-	if (u->trace)
+	else if (u->trace)
 		trace_copyup(u, node, &st, with_data, start);
-	/* As overlayfs without an index: a copied-up hard link becomes a file
-	 * of its own, so it stops sharing st_ino with the names left below. */
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
-	    fstatat(dst.dirfd, dst.name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		node->vino = ufs_vino(u, u->layers[u->upper].dev, st.st_ino);
-out_dst:
-	at_close(u, &dst);
-out_src:
 	at_close(u, &src);
 	return err;
 }
 
-int copyup(struct ufs *u, struct node *node, bool with_data)
+/* What every copy-up checks first; 1: nothing left to do. */
+static int copyup_needed(struct ufs *u, struct node *node)
 {
-	int err;
-
 	if (ufs_read_only(u))
 		return -EROFS;
 	if (node->detached)
 		return -ENOENT;
-	if (node->top == u->upper)
-		return 0;
+	return node->top == u->upper;
+}
+
+int copyup(struct ufs *u, struct node *node, bool with_data)
+{
+	int err = copyup_needed(u, node);
+
+	if (err)
+		return err < 0 ? err : 0;
 	err = copyup(u, node->parent, true);
 	if (err)
 		return err;
@@ -311,15 +352,79 @@ int copyup(struct ufs *u, struct node *node, bool with_data)
 			return err;
 	}
 	err = copyup_one(u, node, with_data);
+	return err ? err : copyup_done(u, node);
+}
+
+/* With the lock back: NODE's data is in TMP. Unless something else copied
+ * NODE up meanwhile (that copy stands; TMP is dropped), finish the copy
+ * and put it in place, below wherever NODE now is. */
+static int copyup_finish_staged(struct ufs *u, struct node *node, const char *tmp,
+				const struct stat *st, double start)
+{
+	struct at src;
+	int err = copyup_needed(u, node);
+
+	if (err)
+		return err < 0 ? err : 1;
+	err = copyup(u, node->parent, true);
+	if (!err)
+		err = at_open(u, node, node->top, &src);
 	if (err)
 		return err;
-	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
-		return -ENOMEM;
-	node->top = u->upper;
-	if (node->type == S_IFREG)
-		ufs_handles_follow_copyup(u, node);
-	ufs_attr_changed(u, node);
-	return 0;
+	err = copy_meta(u, &src, st, tmp);
+	at_close(u, &src);
+	if (!err)
+		err = copyup_install(u, node, tmp, st);
+	if (err)
+		return err;
+	if (u->trace)
+		trace_copyup(u, node, st, true, start);
+	return copyup_done(u, node);
+}
+
+int copyup_may_unlock(struct ufs *u, struct node *node, bool with_data)
+{
+	double start = u->trace ? trace_now_ms() : 0;
+	char tmp[UFS_TMPNAME_MAX];
+	int sfd, tfd, err;
+	struct stat st;
+	struct at src;
+
+	err = copyup_needed(u, node);
+	if (err)
+		return err < 0 ? err : 0;
+	if (!with_data || node->type != S_IFREG)
+		return copyup(u, node, with_data);
+	err = copyup(u, node->parent, true);
+	if (!err)
+		err = copyup_source(u, node, &src, &st);
+	if (err)
+		return err;
+	if (!S_ISREG(st.st_mode) || st.st_size < COPYUP_UNLOCKED_MIN) {
+		at_close(u, &src);
+		return copyup(u, node, true);
+	}
+	sfd = openat(src.dirfd, src.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	at_close(u, &src);
+	if (sfd < 0)
+		return -errno;
+	ufs_tmpname(u, tmp, sizeof(tmp));
+	tfd = openat(u->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (tfd < 0) {
+		err = -errno;
+		close(sfd);
+		return err;
+	}
+	pthread_rwlock_unlock(&u->lock);
+	err = copy_data(sfd, tfd, st.st_size);
+	close(sfd);
+	close(tfd);
+	pthread_rwlock_wrlock(&u->lock);
+	if (!err)
+		err = copyup_finish_staged(u, node, tmp, &st, start);
+	if (err)
+		unlinkat(u->work_fd, tmp, 0);
+	return err < 0 ? err : 0;
 }
 
 /* Hard links met while copying a tree: a lower file and the node whose

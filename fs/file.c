@@ -102,12 +102,14 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 	pthread_rwlock_rdlock(&u->lock);
 	if (wants_write(flags) && node->top != u->upper) {
 		/* Copy-up changes the tree: retake the lock exclusive. A
-		 * second opener waits here and then finds the copy done. */
+		 * second opener waits here and then finds the copy done, or,
+		 * while a large file's data is copied unlocked, copies too:
+		 * the first copy put in place stands. */
 		int err;
 
 		pthread_rwlock_unlock(&u->lock);
 		pthread_rwlock_wrlock(&u->lock);
-		err = copyup(u, node, !(flags & O_TRUNC));
+		err = copyup_may_unlock(u, node, !(flags & O_TRUNC));
 		if (err) {
 			pthread_rwlock_unlock(&u->lock);
 			return err;

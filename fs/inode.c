@@ -139,7 +139,7 @@ int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
 		err = setattr_detached(u, node, attr, to_set, out);
 		goto out_unlock;
 	}
-	err = copyup(u, node, !no_data);
+	err = copyup_may_unlock(u, node, !no_data);
 	if (err)
 		goto out_unlock;
 	err = at_open(u, node, u->upper, &at);

@@ -49,6 +49,13 @@ void ufs_caps_absent(struct node *file, uint64_t gen);
 
 /* copyup.c [tree exclusive] */
 int copyup(struct ufs *u, struct node *node, bool with_data);
+/* The same, for a caller that can have the tree lock released meanwhile
+ * (an open for writing, a change of attributes): a file of at least this
+ * size has its data copied unlocked, so that the mount keeps serving. The
+ * node is checked again after: ENOENT if it was removed meanwhile; copied
+ * up by someone else, that copy stands. */
+#define COPYUP_UNLOCKED_MIN (1 << 20)
+int copyup_may_unlock(struct ufs *u, struct node *node, bool with_data);
 /* The whole tree below DIR into the upper layer, which alone holds it from
  * then on: DIR becomes opaque, hard links inside it are kept, whiteouts
  * inside it are dropped. */

@@ -4,8 +4,10 @@
  *
  * Lock order: ufs->lock (rwlock) before any node->lock; a parent's
  * node->lock before its child's. Namespace changes and copy-up take
- * ufs->lock exclusive; lookups, attribute reads and view builds take it
- * shared. Reads and writes on open files take no union lock at all. */
+ * ufs->lock exclusive (but for the data of a large file opened for writing
+ * or given new attributes, copied with it released); lookups, attribute
+ * reads and view builds take it shared. Reads and writes on open files
+ * take no union lock at all. */
 #ifndef UNIONFUSE_UFS_H
 #define UNIONFUSE_UFS_H
 
