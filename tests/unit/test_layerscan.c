@@ -47,7 +47,7 @@ static void expect_layer(const struct layer_scan *scan, int k)
 	struct dirent64 *de;
 	size_t pos = 0;
 	int names = 0;
-	char prefix[8];
+	char prefix[16];
 
 	if (k == 5 || k == 9) {
 		cr_expect_eq(scan->err, k == 5 ? -ENOENT : -ENOTDIR, "layer %d: %d", k, scan->err);
