@@ -109,6 +109,19 @@ static bool start_held(struct fx *fx, struct opener *o, void *(*action)(void *))
 	return false;
 }
 
+/* A union over "big" and "other", with ACTION on "big" held half way
+ * through its copy-up; the test skips where the copy takes another way. */
+static struct fx *big_copy_held(struct opener *o, void *(*action)(void *))
+{
+	struct fx *fx = fx_new(1);
+
+	put_big(fx);
+	fx_mount(fx);
+	if (!start_held(fx, o, action))
+		cr_skip_test("the copy-up did not go through copy_file_range here");
+	return fx;
+}
+
 static void finish_held(struct opener *o)
 {
 	sem_post(&copy_may_go);
@@ -117,13 +130,9 @@ static void finish_held(struct opener *o)
 
 Test(copyup_concurrent, the_mount_is_served_while_a_large_file_is_copied, .timeout = 30)
 {
-	struct fx *fx = fx_new(1);
 	struct opener o;
+	struct fx *fx = big_copy_held(&o, open_and_write);
 
-	put_big(fx);
-	fx_mount(fx);
-	if (!start_held(fx, &o, open_and_write))
-		cr_skip_test("the copy-up did not go through copy_file_range here");
 	/* Each of these needs the tree lock, which the copy does not hold. */
 	cr_assert_str_eq(u_read(fx, "other"), "other");
 	cr_assert_eq(u_create(fx, "made-meanwhile", "x"), 0);
@@ -138,13 +147,9 @@ Test(copyup_concurrent, the_mount_is_served_while_a_large_file_is_copied, .timeo
 
 Test(copyup_concurrent, a_file_removed_during_its_copy_is_not_brought_back, .timeout = 30)
 {
-	struct fx *fx = fx_new(1);
 	struct opener o;
+	struct fx *fx = big_copy_held(&o, open_and_write);
 
-	put_big(fx);
-	fx_mount(fx);
-	if (!start_held(fx, &o, open_and_write))
-		cr_skip_test("the copy-up did not go through copy_file_range here");
 	cr_assert_eq(u_unlink(fx, "big"), 0);
 	finish_held(&o);
 	/* As if the removal came first: the open finds nothing. */
@@ -156,13 +161,9 @@ Test(copyup_concurrent, a_file_removed_during_its_copy_is_not_brought_back, .tim
 
 Test(copyup_concurrent, a_file_renamed_during_its_copy_keeps_the_renames_copy, .timeout = 30)
 {
-	struct fx *fx = fx_new(1);
 	struct opener o;
+	struct fx *fx = big_copy_held(&o, open_and_write);
 
-	put_big(fx);
-	fx_mount(fx);
-	if (!start_held(fx, &o, open_and_write))
-		cr_skip_test("the copy-up did not go through copy_file_range here");
 	/* The rename copies the file up itself, its copy unheld. */
 	cr_assert_eq(u_rename(fx, "big", "moved", 0), 0);
 	finish_held(&o);
@@ -176,13 +177,9 @@ Test(copyup_concurrent, a_file_renamed_during_its_copy_keeps_the_renames_copy, .
 
 Test(copyup_concurrent, a_mode_change_copies_a_large_file_unlocked_too, .timeout = 30)
 {
-	struct fx *fx = fx_new(1);
 	struct opener o;
+	struct fx *fx = big_copy_held(&o, change_mode);
 
-	put_big(fx);
-	fx_mount(fx);
-	if (!start_held(fx, &o, change_mode))
-		cr_skip_test("the copy-up did not go through copy_file_range here");
 	cr_assert_str_eq(u_read(fx, "other"), "other");
 	finish_held(&o);
 	cr_assert_eq(o.err, 0);
