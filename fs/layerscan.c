@@ -53,6 +53,17 @@ static int read_entries(int fd, char **ents, size_t *len)
 	return -ENOMEM;
 }
 
+static bool needs_fd(const struct layer_scan *scan)
+{
+	struct dirent64 *de;
+	size_t pos = 0;
+
+	while ((de = layer_scan_next(scan, &pos)))
+		if (whiteout_may_hide_in(de->d_type, &scan->info))
+			return true;
+	return false;
+}
+
 void layer_scan_one(struct layer_scan *scan, int layerfd, const char *path)
 {
 	scan->ents = NULL;
@@ -69,6 +80,12 @@ void layer_scan_one(struct layer_scan *scan, int layerfd, const char *path)
 		scan->err = read_entries(scan->fd, &scan->ents, &scan->len);
 	if (scan->err) {
 		layer_scan_release(scan);
+		return;
+	}
+	/* The fd stays only if the merge will stat an entry through it:
+	 * a directory of 500 layers does not hold 500 fds while it merges. */
+	if (!needs_fd(scan)) {
+		close(scan->fd);
 		scan->fd = -1;
 	}
 }

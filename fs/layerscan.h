@@ -14,7 +14,9 @@
 #include <stddef.h>
 
 struct layer_scan {
-	int fd;                   /* the directory, O_RDONLY; -1 if it failed */
+	int fd;                   /* the directory, O_RDONLY, kept while an entry
+				   * may need a stat through it (whiteout_may_hide_in);
+				   * else -1 */
 	int err;                  /* 0, or -errno of the open or the read */
 	struct wh_dirinfo info;   /* its markers */
 	char *ents;               /* its entries, as getdents64 returns them */

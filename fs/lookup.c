@@ -462,8 +462,7 @@ static int view_apply_dirent(struct ufs *u, struct node *dir, int fd, struct dir
 		return view_apply_marker(u, dir, target, layer, WH_AUFS_FILE);
 	if (strcmp(de->d_name, WH_OPAQUE_NAME) == 0)
 		return 0;
-	if (de->d_type == DT_UNKNOWN || de->d_type == DT_CHR ||
-	    (de->d_type == DT_REG && info->xwhiteouts)) {
+	if (whiteout_may_hide_in(de->d_type, info)) {
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return errno == ENOENT ? 0 : -errno;
 		if (whiteout_is_device(&st) ||

@@ -3,6 +3,7 @@
 
 #include "layers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -167,6 +168,11 @@ bool whiteout_is_xattr_file(int dirfd, const char *name, const struct stat *st)
 		    xattr_src_get(&src, whiteout_xattrs[i], NULL, 0) >= 0)
 			return true;
 	return false;
+}
+
+bool whiteout_may_hide_in(unsigned char d_type, const struct wh_dirinfo *info)
+{
+	return d_type == DT_UNKNOWN || d_type == DT_CHR || (d_type == DT_REG && info->xwhiteouts);
 }
 
 bool xattr_is_private(const char *name)

@@ -37,6 +37,10 @@ bool whiteout_is_marker_name(const char *name);
 bool whiteout_is_device(const struct stat *st);
 /* A zero-size regular file carrying overlay.whiteout (the "xwhiteout"). */
 bool whiteout_is_xattr_file(int dirfd, const char *name, const struct stat *st);
+/* Whether a listed entry of type D_TYPE (a dirent's) may be a whiteout that
+ * only a stat tells: a type the listing does not give, a character device,
+ * or a regular file in a directory marked to hold xattr whiteouts. */
+bool whiteout_may_hide_in(unsigned char d_type, const struct wh_dirinfo *info);
 
 /* Extended attributes private to the union, never shown in the merged view. */
 bool xattr_is_private(const char *name);
