@@ -303,7 +303,55 @@ static int copyup_source(struct ufs *u, struct node *node, struct at *src, struc
 	return 0;
 }
 
-static int copyup_one(struct ufs *u, struct node *node, bool with_data)
+/* What every copy-up checks first; 1: nothing left to do. */
+static int copyup_needed(struct ufs *u, struct node *node)
+{
+	if (ufs_read_only(u))
+		return -EROFS;
+	if (node->detached)
+		return -ENOENT;
+	return node->top == u->upper;
+}
+
+/* The data of SRC, a regular file of ST's size, into the new scratch file
+ * WORK/TMP, with the tree lock released meanwhile. With the lock back,
+ * NODE is checked again: 1 if it was copied up meanwhile (that copy
+ * stands), else SRC is reopened where NODE now lies and its parent is in
+ * the upper layer. SRC is closed on any other return. [tree exclusive,
+ * released meanwhile] */
+static int copy_data_unlocked(struct ufs *u, struct node *node, struct at *src,
+			      const struct stat *st, const char *tmp)
+{
+	int sfd = openat(src->dirfd, src->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), tfd, err;
+
+	at_close(u, src);
+	if (sfd < 0)
+		return -errno;
+	tfd = openat(u->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (tfd < 0) {
+		err = -errno;
+		close(sfd);
+		return err;
+	}
+	pthread_rwlock_unlock(&u->lock);
+	err = copy_data(sfd, tfd, st->st_size);
+	close(sfd);
+	close(tfd);
+	pthread_rwlock_wrlock(&u->lock);
+	if (!err)
+		err = copyup_needed(u, node);
+	/* Moved meanwhile, NODE may have a parent not yet copied up. */
+	if (!err)
+		err = copyup(u, node->parent, true);
+	if (!err)
+		err = at_open(u, node, node->top, src);
+	return err;
+}
+
+/* Copy NODE to the upper layer; MAY_UNLOCK: a large regular file's data
+ * with the tree lock released (copy_data_unlocked). 1: someone else did
+ * it meanwhile. */
+static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may_unlock)
 {
 	double start = u->trace ? trace_now_ms() : 0;
 	char tmp[UFS_TMPNAME_MAX];
@@ -314,7 +362,10 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 	if (err)
 		return err;
 	ufs_tmpname(u, tmp, sizeof(tmp));
-	err = copy_object(u, &src, &st, tmp, with_data);
+	if (may_unlock && with_data && S_ISREG(st.st_mode) && st.st_size >= COPYUP_UNLOCKED_MIN)
+		err = copy_data_unlocked(u, node, &src, &st, tmp);
+	else
+		err = copy_object(u, &src, &st, tmp, with_data);
 	if (!err)
 		err = copy_meta(u, &src, &st, tmp);
 	if (!err)
@@ -327,17 +378,7 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data)
 	return err;
 }
 
-/* What every copy-up checks first; 1: nothing left to do. */
-static int copyup_needed(struct ufs *u, struct node *node)
-{
-	if (ufs_read_only(u))
-		return -EROFS;
-	if (node->detached)
-		return -ENOENT;
-	return node->top == u->upper;
-}
-
-int copyup(struct ufs *u, struct node *node, bool with_data)
+static int copyup_node(struct ufs *u, struct node *node, bool with_data, bool may_unlock)
 {
 	int err = copyup_needed(u, node);
 
@@ -351,80 +392,20 @@ int copyup(struct ufs *u, struct node *node, bool with_data)
 		if (err)
 			return err;
 	}
-	err = copyup_one(u, node, with_data);
-	return err ? err : copyup_done(u, node);
+	err = copyup_one(u, node, with_data, may_unlock);
+	if (err)
+		return err < 0 ? err : 0;
+	return copyup_done(u, node);
 }
 
-/* With the lock back: NODE's data is in TMP. Unless something else copied
- * NODE up meanwhile (that copy stands; TMP is dropped), finish the copy
- * and put it in place, below wherever NODE now is. */
-static int copyup_finish_staged(struct ufs *u, struct node *node, const char *tmp,
-				const struct stat *st, double start)
+int copyup(struct ufs *u, struct node *node, bool with_data)
 {
-	struct at src;
-	int err = copyup_needed(u, node);
-
-	if (err)
-		return err < 0 ? err : 1;
-	err = copyup(u, node->parent, true);
-	if (!err)
-		err = at_open(u, node, node->top, &src);
-	if (err)
-		return err;
-	err = copy_meta(u, &src, st, tmp);
-	at_close(u, &src);
-	if (!err)
-		err = copyup_install(u, node, tmp, st);
-	if (err)
-		return err;
-	if (u->trace)
-		trace_copyup(u, node, st, true, start);
-	return copyup_done(u, node);
+	return copyup_node(u, node, with_data, false);
 }
 
 int copyup_may_unlock(struct ufs *u, struct node *node, bool with_data)
 {
-	double start = u->trace ? trace_now_ms() : 0;
-	char tmp[UFS_TMPNAME_MAX];
-	int sfd, tfd, err;
-	struct stat st;
-	struct at src;
-
-	err = copyup_needed(u, node);
-	if (err)
-		return err < 0 ? err : 0;
-	if (!with_data || node->type != S_IFREG)
-		return copyup(u, node, with_data);
-	err = copyup(u, node->parent, true);
-	if (!err)
-		err = copyup_source(u, node, &src, &st);
-	if (err)
-		return err;
-	if (!S_ISREG(st.st_mode) || st.st_size < COPYUP_UNLOCKED_MIN) {
-		at_close(u, &src);
-		return copyup(u, node, true);
-	}
-	sfd = openat(src.dirfd, src.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	at_close(u, &src);
-	if (sfd < 0)
-		return -errno;
-	ufs_tmpname(u, tmp, sizeof(tmp));
-	tfd = openat(u->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (tfd < 0) {
-		err = -errno;
-		close(sfd);
-		return err;
-	}
-	pthread_rwlock_unlock(&u->lock);
-	err = copy_data(sfd, tfd, st.st_size);
-	close(sfd);
-	close(tfd);
-	pthread_rwlock_wrlock(&u->lock);
-	if (!err)
-		err = copyup_finish_staged(u, node, tmp, &st, start);
-	if (err)
-		unlinkat(u->work_fd, tmp, 0);
-	return err < 0 ? err : 0;
+	return copyup_node(u, node, with_data, true);
 }
 
 /* Hard links met while copying a tree: a lower file and the node whose

@@ -35,7 +35,8 @@ void ufs_tmpname(struct ufs *u, char *buf, size_t size);
  * hard links to one whiteout in the work directory where they can be. */
 int ufs_whiteout_create(struct ufs *u, int dirfd, const char *name);
 int ufs_whiteout_device(struct ufs *u, int dirfd, const char *name);
-/* The whiteout they link to, in the work directory; gone at unmount. */
+/* The whiteout they link to, in the work directory: scratch, which the
+ * next mount removes. */
 #define UFS_SHARED_WHITEOUT "#whiteout"
 
 /* Attributes of the node as the merged view shows them. [tree] */

@@ -189,11 +189,6 @@ static char *redirect_path_in(struct node *dir, int j, const char *redirect)
 	return path;
 }
 
-/* overlayfs' redirect_dir: the layers below LAYER hold DIR at REDIRECT, not
- * at its own path. Look it up there in each of them, top first, as overlayfs
- * does: a missing one is skipped, a whiteout or a non-directory on the way
- * stops, an opaque one (or one below an opaque directory) is the last, and
- * a further redirect moves on. */
 /* overlayfs refuses a redirect that could climb: a relative one is one
  * name, an absolute one a path of names, and "." or ".." is none of them.
  * A layer cannot send the daemon out of itself, or into its own mount. */
@@ -213,6 +208,11 @@ static bool redirect_valid(const char *redirect)
 	return true;
 }
 
+/* overlayfs' redirect_dir: the layers below LAYER hold DIR at REDIRECT, not
+ * at its own path. Look it up there in each of them, top first, as overlayfs
+ * does: a missing one is skipped, a whiteout or a non-directory on the way
+ * stops, an opaque one (or one below an opaque directory) is the last, and
+ * a further redirect moves on. */
 static int follow_redirect(struct ufs *u, struct node *dir, int layer, const char *first)
 {
 	char *redirect = strdup(first);
@@ -274,7 +274,7 @@ static int layers_cut_at(struct ufs *u, struct node *dir, uint16_t i,
 
 /* Cut a directory's layers at the first opaque one, and follow overlayfs
  * redirects. Done once, lazily: most directories are never asked, and a
- * view build does it on the way (view_scan_layer). */
+ * view build does it on the way (view_merge_layer). */
 int ufs_layers_final(struct ufs *u, struct node *dir)
 {
 	bool final;
@@ -304,30 +304,41 @@ int ufs_layers_final(struct ufs *u, struct node *dir)
 	return err;
 }
 
-/* Whether DIR merges more than one layer (its link count says so). The top
- * layer alone decides unless it is opaque or redirects: then the layer
- * below stays in the list whatever the others hold. So a readdirplus does
- * not read the markers of every layer of every subdirectory it lists. */
-static int dir_merged(struct ufs *u, struct node *dir, bool *merged)
+/* Whether DIR's top layer is neither opaque nor redirecting: then the
+ * layer below stays in DIR's list whatever the others hold. [dir->lock] */
+static bool top_keeps_below(struct ufs *u, struct node *dir)
 {
 	struct wh_dirinfo info;
 	struct at self;
+	bool keeps = false;
+
+	if (dir->ndl < 2 || atomic_load(&dir->layers_final) ||
+	    at_open_self(u, dir, dir->dl[0], &self))
+		return false;
+	if (whiteout_dir_info(self.dirfd, &info) == 0) {
+		keeps = !info.opaque && !info.redirect;
+		free(info.redirect);
+	}
+	at_close(u, &self);
+	return keeps;
+}
+
+/* Whether DIR merges more than one layer (its link count says so). The top
+ * layer alone decides unless it is opaque or redirects, so a readdirplus
+ * does not read the markers of every layer of every subdirectory it lists. */
+static int dir_merged(struct ufs *u, struct node *dir, bool *merged)
+{
+	bool keeps = false;
 	int err;
 
 	if (!atomic_load(&dir->layers_final)) {
 		pthread_mutex_lock(&dir->lock);
-		err = dir->ndl > 1 && !atomic_load(&dir->layers_final) ?
-		      at_open_self(u, dir, dir->dl[0], &self) : -EAGAIN;
-		if (!err) {
-			err = whiteout_dir_info(self.dirfd, &info);
-			at_close(u, &self);
-			if (!err && !info.opaque && !info.redirect)
-				*merged = true;
-			free(info.redirect);
-		}
+		keeps = top_keeps_below(u, dir);
 		pthread_mutex_unlock(&dir->lock);
-		if (!err && *merged)
-			return 0;
+	}
+	if (keeps) {
+		*merged = true;
+		return 0;
 	}
 	err = ufs_layers_final(u, dir);
 	*merged = dir->ndl > 1;
@@ -365,7 +376,7 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	owner_show(u, st);
 	st->st_ino = node->vino;
 	if (node_is_dir(node)) {
-		bool merged = false;
+		bool merged;
 
 		err = dir_merged(u, node, &merged);
 		/* As overlayfs: counting subdirectories of a merged directory
