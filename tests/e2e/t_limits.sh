@@ -247,8 +247,13 @@ ops_after() {   # MNT ROUND
                 "$(within 10 ls "$m/dir" > /dev/null 2>&1 && echo OK || echo failed)"
 }
 
-expect_clean_errors() {  # WHAT RESULTS
-        expect_match "$1" '^(([a-z]+=(OK|f|ENOENT|ESTALE|failed)) ?)+$' "$2"
+# The operations of ops_after, after WHAT was done to the layers: each
+# succeeds or fails with a clean errno, and what they answered is logged.
+expect_clean_ops_after() {  # MNT ROUND WHAT
+        local res
+        res=$(ops_after "$1" "$2")
+        note "after $3: $res"
+        expect_match "operations after $3" '^(([a-z]+=(OK|f|ENOENT|ESTALE|failed)) ?)+$' "$res"
 }
 
 layer_files() {         # DIR
@@ -259,7 +264,7 @@ layer_files() {         # DIR
 }
 
 test_lower_layer_removed_while_mounted_gives_enoent_and_unmounts() {
-        local base app upper res
+        local base app upper
         base=$(mkd base) app=$(mkd app) upper=$(mkd upper)
         layer_files "$base"
         echo a > "$app/a"
@@ -267,9 +272,7 @@ test_lower_layer_removed_while_mounted_gives_enoent_and_unmounts() {
         ls -R "$T/m" > /dev/null
         exec 7< "$T/m/dir/f"
         rm -rf "$base"
-        res=$(ops_after "$T/m" 1)
-        note "after rm -rf of the base layer: $res"
-        expect_clean_errors "operations after rm -rf of the base layer" "$res"
+        expect_clean_ops_after "$T/m" 1 "rm -rf of the base layer"
         expect_eq "a file open before" f "$(cat <&7)"
         exec 7<&-
         expect_content "$T/m/a" a
@@ -280,20 +283,16 @@ test_lower_layer_removed_while_mounted_gives_enoent_and_unmounts() {
 }
 
 test_upper_and_work_removed_while_mounted_give_enoent_and_unmount() {
-        local base upper res
+        local base upper
         base=$(mkd base) upper=$(mkd upper)
         layer_files "$base"
         mount_untracked "$T/m" "$upper" "$base"
         ls -R "$T/m" > /dev/null
         rm -rf "$upper.work"
-        res=$(ops_after "$T/m" 1)
-        note "after rm -rf of the work dir: $res"
-        expect_clean_errors "operations after rm -rf of the work dir" "$res"
+        expect_clean_ops_after "$T/m" 1 "rm -rf of the work dir"
         expect_content "$T/m/dir/f" f
         rm -rf "$upper"
-        res=$(ops_after "$T/m" 2)
-        note "after rm -rf of the upper layer: $res"
-        expect_clean_errors "operations after rm -rf of the upper layer" "$res"
+        expect_clean_ops_after "$T/m" 2 "rm -rf of the upper layer"
         alive "$UF_PID" || fail "the daemon died"
         unmount "$T/m"
         expect_daemon_exits "$UF_PID"
@@ -321,15 +320,13 @@ more"
 }
 
 test_lower_subdir_removed_while_mounted_gives_enoent() {
-        local base upper res
+        local base upper
         base=$(mkd base) upper=$(mkd upper)
         layer_files "$base"
         mount_untracked "$T/m" "$upper" "$base"
         ls -R "$T/m" > /dev/null
         rm -rf "$base/dir"
-        res=$(ops_after "$T/m" 1)
-        note "after rm -rf of a lower directory: $res"
-        expect_clean_errors "operations after rm -rf of a lower directory" "$res"
+        expect_clean_ops_after "$T/m" 1 "rm -rf of a lower directory"
         alive "$UF_PID" || fail "the daemon died"
         expect_eq "mkdir elsewhere" OK "$(sysop mkdir "$T/m/other")"
         expect_eq "create elsewhere" OK "$(sysop create "$T/m/other/f")"
