@@ -140,3 +140,32 @@ Test(layerscan, concurrent_directories_share_the_helpers)
 	for (int k = 0; k < NLAYERS; k++)
 		close(fds[k]);
 }
+
+/* A layer's fd stays open only where the merge must stat an entry through
+ * it (a whiteout device, here): a directory of many layers of plain files
+ * holds no fd of theirs while it merges. */
+Test(layerscan, a_layer_keeps_its_fd_only_for_entries_to_stat)
+{
+	struct fx *fx = fx_new(1);
+	struct layer_scan_pool *pool = layer_scan_pool_new(0);
+	struct layer_scan scans[2];
+	char *paths[2] = { "d", "d" };
+	int fds[2];
+
+	cr_assert_not_null(pool);
+	put_file(fx, "many/0/d/plain", "");
+	put_whiteout(fx, "many/1/d/gone");
+	fds[0] = open(fx_path(fx, "many/0"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fds[1] = open(fx_path(fx, "many/1"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cr_assert(fds[0] >= 0 && fds[1] >= 0);
+	layer_scan_all(pool, scans, fds, paths, 2);
+	cr_expect_eq(scans[0].err, 0);
+	cr_expect_eq(scans[0].fd, -1, "a layer of plain files keeps fd %d", scans[0].fd);
+	cr_expect_eq(scans[1].err, 0);
+	cr_expect_geq(scans[1].fd, 0, "a layer with a whiteout device lost its fd");
+	for (int k = 0; k < 2; k++) {
+		layer_scan_release(&scans[k]);
+		close(fds[k]);
+	}
+	layer_scan_pool_free(pool);
+}
