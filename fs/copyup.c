@@ -194,6 +194,45 @@ static int copy_object(struct ufs *u, const struct at *src, const struct stat *s
 	}
 }
 
+/* A file removed while some process had it open is written by it: were it
+ * in a lower layer, the write goes to a nameless copy (O_TMPFILE in the
+ * work directory, gone with its last user), and H, the node's read file, is
+ * moved onto that copy so that reads see the writes. Owner and mode are
+ * kept; the file has no name, so nothing else of it can be seen. */
+int copyup_detached(struct ufs *u, struct handle *h)
+{
+	struct stat st;
+	int fd, err = 0;
+
+	if (ufs_read_only(u))
+		return -EROFS;
+	pthread_mutex_lock(&h->node->lock);
+	if (h->layer == u->upper)
+		goto out;
+	if (fstat(h->fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	fd = openat(u->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, st.st_mode & 07777);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = copy_data(h->fd, fd, st.st_size);
+	if (!err && fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM)
+		err = -errno;
+	if (!err && fchmod(fd, st.st_mode & 07777) < 0)
+		err = -errno;
+	if (!err && dup3(fd, h->fd, O_CLOEXEC) < 0)
+		err = -errno;
+	if (!err)
+		h->layer = u->upper;
+	close(fd);
+out:
+	pthread_mutex_unlock(&h->node->lock);
+	return err;
+}
+
 /* Owner, then mode (chown clears set-id bits), xattrs, and times last. */
 static int copy_meta(struct ufs *u, const struct at *src, const struct stat *st, const char *tmp)
 {

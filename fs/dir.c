@@ -450,6 +450,7 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 		err = at_open_self(u, dir, u->upper, &up);
 	if (err)
 		goto out_unlock;
+	nodefile_pin(u, node);
 	if (node->top == u->upper)
 		wh = remove_upper(u, up.dirfd, name, rmdir, node->lower_positive);
 	else

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@ static int handle_new(struct node *node, int fd, int layer, mode_t mode, struct 
 	h->layer = layer;
 	h->mode = mode;
 	h->node = node;
+	atomic_init(&h->refs, 1);
 	pthread_mutex_lock(&node->lock);
 	h->next = node->handles;
 	node->handles = h;
@@ -94,8 +96,7 @@ static int open_top(struct ufs *u, struct node *node, int flags, mode_t *mode)
 
 int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
-	int fd, layer;
-	mode_t mode = 0;
+	int err;
 
 	if (wants_write(flags) && ufs_read_only(u))
 		return -EROFS;
@@ -105,8 +106,6 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 		 * second opener waits here and then finds the copy done, or,
 		 * while a large file's data is copied unlocked, copies too:
 		 * the first copy put in place stands. */
-		int err;
-
 		pthread_rwlock_unlock(&u->lock);
 		pthread_rwlock_wrlock(&u->lock);
 		err = copyup_may_unlock(u, node, !(flags & O_TRUNC));
@@ -115,12 +114,31 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 			return err;
 		}
 	}
-	fd = open_top(u, node, flags, &mode);
-	layer = node->top;
+	err = node_open_locked(u, node, flags, out);
 	pthread_rwlock_unlock(&u->lock);
+	return err;
+}
+
+int node_open_locked(struct ufs *u, struct node *node, int flags, struct handle **out)
+{
+	mode_t mode = 0;
+	int fd = open_top(u, node, flags, &mode);
+
 	if (fd < 0)
 		return fd;
-	return handle_new(node, fd, layer, mode, out);
+	return handle_new(node, fd, node->top, mode, out);
+}
+
+int node_reopen(struct node *node, const struct handle *h, int flags, struct handle **out)
+{
+	char path[LAYER_PROC_PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->fd);
+	fd = open(path, (flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return handle_new(node, fd, h->layer, h->mode, out);
 }
 
 /* After NODE was copied up: its handles still open on a lower copy are
@@ -167,12 +185,11 @@ int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, i
 	return handle_new(*out, fd, u->upper, st->st_mode, hout);
 }
 
-void ufs_release(struct ufs *u, struct handle *h)
+static void handle_close(struct handle *h)
 {
 	struct node *node = h->node;
 	struct handle **p;
 
-	(void)u;
 	pthread_mutex_lock(&node->lock);
 	for (p = &node->handles; *p; p = &(*p)->next) {
 		if (*p == h) {
@@ -183,4 +200,16 @@ void ufs_release(struct ufs *u, struct handle *h)
 	pthread_mutex_unlock(&node->lock);
 	close(h->fd);
 	free(h);
+}
+
+void ufs_handle_put(struct ufs *u, struct handle *h)
+{
+	(void)u;
+	if (atomic_fetch_sub(&h->refs, 1) == 1)
+		handle_close(h);
+}
+
+void ufs_release(struct ufs *u, struct handle *h)
+{
+	ufs_handle_put(u, h);
 }

@@ -92,7 +92,28 @@ void ufuse_attr_changed(void *session, struct node *node)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct ufuse *f = userdata;
+
+	/* No OPEN and RELEASE requests: the first OPEN gets ENOSYS, and the
+	 * kernel opens and closes files on its own from then on, sparing a
+	 * round trip per open (the union checks nothing there: the kernel
+	 * checks permissions) and one per close. Reads and writes then come
+	 * without a handle and use the node's own file (nodefile.c); a write
+	 * copies up, as the open for writing did. O_TRUNC must then come as
+	 * a SETATTR (no ATOMIC_O_TRUNC), or it would be lost. The kernel
+	 * keeps every file's cached pages: where a file can change through
+	 * another of its names (an upper hard link, seen here as a separate
+	 * inode with no attribute caching), AUTO_INVAL_DATA has each read
+	 * check its size and mtime and drop pages that went stale.
+	 * -o copyup_on_open keeps OPEN requests, for overlayfs' timing: a
+	 * lower file copied up by an open for writing, even if nothing is
+	 * written (which breaks a lower hard link there and then). */
+	if (!f->copyup_on_open && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
+	    (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)) {
+		f->no_open = true;
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	}
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -220,7 +241,7 @@ static void drop_setid(fuse_req_t req, struct node *node)
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		       struct fuse_file_info *fi)
 {
-	int fd = fi ? handle_of(fi)->fd : -1;
+	int fd = fi && fi->fh ? handle_of(fi)->fd : -1;
 	struct stat st;
 	int err;
 
@@ -309,8 +330,13 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h;
-	int err = ufs_open(ufs_of(req), node_of(req, ino), fi->flags, &h);
+	int err;
 
+	if (uf(req)->no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	err = ufs_open(ufs_of(req), node_of(req, ino), fi->flags, &h);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -340,38 +366,99 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
 	entry_fill(req, &e, node, &st);
+	if (uf(req)->no_open) {
+		/* No RELEASE will come for this handle either: the file
+		 * becomes the node's own, and the kernel gets none. */
+		ufs_node_file_adopt(ufs_of(req), h, fi->flags);
+		fi->fh = 0;
+		fuse_reply_create(req, &e, fi);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
 		ufs_release(ufs_of(req), h);
+}
+
+/* The open file a request on INO is for: the handle the kernel holds, or
+ * without one (no OPEN requests) the node's own file for ACCESS. Given back
+ * with file_done, before the reply (see op_read). */
+static int file_of(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   enum ufs_access access, struct handle **h)
+{
+	if (fi && fi->fh) {
+		*h = handle_of(fi);
+		return 0;
+	}
+	return ufs_node_file(ufs_of(req), node_of(req, ino), access, h);
+}
+
+static void file_done(struct ufs *u, struct fuse_file_info *fi, struct handle *h)
+{
+	if (!(fi && fi->fh))
+		ufs_handle_put(u, h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct handle *h;
+	int fd, err = file_of(req, ino, fi, UFS_READ, &h);
 
-	(void)ino;
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	/* A node's file is given back before the reply: once the reply is
+	 * out, the kernel may forget the node, and the node go with it. The
+	 * reply reads from a duplicate. */
+	fd = fi->fh ? h->fd : dup(h->fd);
+	file_done(ufs_of(req), fi, h);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = handle_of(fi)->fd;
+	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, 0);
+	if (!fi->fh)
+		close(fd);
+}
+
+/* Whether a write through H may have set-id bits to drop. A node's own
+ * file lives long: its mode is looked at now. */
+static bool may_have_setid(const struct fuse_file_info *fi, const struct handle *h)
+{
+	struct stat st;
+
+	if (fi->fh)
+		return h->mode & (S_ISUID | S_ISGID);
+	return fstat(h->fd, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID));
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
 			 struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	struct ufs *u = ufs_of(req);
+	struct handle *h;
 	ssize_t n;
+	int err = file_of(req, ino, fi, (fi->flags & O_APPEND) ? UFS_APPEND : UFS_WRITE, &h);
 
-	(void)ino;
-	if (handle_of(fi)->mode & (S_ISUID | S_ISGID))
-		drop_setid(req, handle_of(fi)->node);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (may_have_setid(fi, h))
+		drop_setid(req, h->node);
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = handle_of(fi)->fd;
+	out.buf[0].fd = h->fd;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in, 0);
+	file_done(u, fi, h);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -381,17 +468,22 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	ufs_release(ufs_of(req), handle_of(fi));
+	if (fi->fh)
+		ufs_release(ufs_of(req), handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	int fd = handle_of(fi)->fd;
-	int res = datasync ? fdatasync(fd) : fsync(fd);
+	struct handle *h;
+	int err = file_of(req, ino, fi, UFS_READ, &h);
 
-	(void)ino;
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	if (!err) {
+		if ((datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0)
+			err = -errno;
+		file_done(ufs_of(req), fi, h);
+	}
+	fuse_reply_err(req, -err);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -577,18 +669,33 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
-	(void)ino;
-	fuse_reply_err(req, fallocate(handle_of(fi)->fd, mode, off, len) < 0 ? errno : 0);
+	struct handle *h;
+	int err = file_of(req, ino, fi, UFS_WRITE, &h);
+
+	if (!err) {
+		if (fallocate(h->fd, mode, off, len) < 0)
+			err = -errno;
+		file_done(ufs_of(req), fi, h);
+	}
+	fuse_reply_err(req, -err);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
-	off_t res = lseek(handle_of(fi)->fd, off, whence);
+	struct handle *h;
+	off_t res;
+	int err = file_of(req, ino, fi, UFS_READ, &h);
 
-	(void)ino;
-	if (res < 0)
-		fuse_reply_err(req, errno);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	res = lseek(h->fd, off, whence);
+	err = res < 0 ? errno : 0;
+	file_done(ufs_of(req), fi, h);
+	if (err)
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_lseek(req, res);
 }
@@ -598,13 +705,23 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
 	loff_t in = off_in, out = off_out;
-	ssize_t n = copy_file_range(handle_of(fi_in)->fd, &in, handle_of(fi_out)->fd, &out,
-				    len, (unsigned)flags);
+	struct handle *hin, *hout;
+	ssize_t n = -1;
+	int err = file_of(req, ino_in, fi_in, UFS_READ, &hin);
 
-	(void)ino_in;
-	(void)ino_out;
-	if (n < 0)
-		fuse_reply_err(req, errno);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	err = file_of(req, ino_out, fi_out, UFS_WRITE, &hout);
+	if (!err) {
+		n = copy_file_range(hin->fd, &in, hout->fd, &out, len, (unsigned)flags);
+		err = n < 0 ? -errno : 0;
+		file_done(ufs_of(req), fi_out, hout);
+	}
+	file_done(ufs_of(req), fi_in, hin);
+	if (err)
+		fuse_reply_err(req, -err);
 	else
 		fuse_reply_write(req, (size_t)n);
 }

@@ -12,6 +12,8 @@
 struct ufuse {
 	struct ufs *u;
 	double timeout;    /* entry and attribute cache lifetime, seconds */
+	bool copyup_on_open; /* keep OPEN requests: copy up at open for writing */
+	bool no_open;      /* the kernel opens files without asking (op_init) */
 };
 
 extern const struct fuse_lowlevel_ops ufuse_ops;

@@ -94,19 +94,25 @@ static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *at
 	return err;
 }
 
-/* A node without a name: only an open file of the upper layer remains to
- * be changed, through its descriptor. */
+/* A node without a name: only an open file of it remains to be changed,
+ * through its descriptor: FD if the caller has one, else the node's own
+ * file for writing (a lower file is first copied into a nameless upper
+ * one: see copyup_detached). */
 static int setattr_detached(struct ufs *u, struct node *node, const struct stat *attr,
-			    int to_set, struct stat *out)
+			    int to_set, int fd, struct stat *out)
 {
 	uid_t uid = owner_stored_uid(u, (to_set & UFS_SET_UID) ? attr->st_uid : (uid_t)-1);
 	gid_t gid = owner_stored_gid(u, (to_set & UFS_SET_GID) ? attr->st_gid : (gid_t)-1);
+	struct handle *h = NULL;
 	struct timespec ts[2];
-	int fd = node_handle_fd(node, u->upper);
 	int err = 0;
 
-	if (fd < 0)
-		return fd;
+	if (fd < 0) {
+		err = ufs_node_file(u, node, UFS_WRITE, &h);
+		if (err)
+			return err;
+		fd = h->fd;
+	}
 	times_from(attr, to_set, ts);
 	if ((to_set & (UFS_SET_UID | UFS_SET_GID)) && fchown(fd, uid, gid) < 0)
 		err = -errno;
@@ -121,7 +127,8 @@ static int setattr_detached(struct ufs *u, struct node *node, const struct stat 
 	owner_show(u, out);
 	out->st_ino = node->vino;
 	out->st_nlink = 0;
-	close(fd);
+	if (h)
+		ufs_handle_put(u, h);
 	return err;
 }
 
@@ -136,7 +143,7 @@ int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
 		return -EROFS;
 	pthread_rwlock_wrlock(&u->lock);
 	if (node->detached) {
-		err = setattr_detached(u, node, attr, to_set, out);
+		err = setattr_detached(u, node, attr, to_set, fd, out);
 		goto out_unlock;
 	}
 	err = copyup_may_unlock(u, node, !no_data);

@@ -61,6 +61,9 @@ int copyup_may_unlock(struct ufs *u, struct node *node, bool with_data);
  * then on: DIR becomes opaque, hard links inside it are kept, whiteouts
  * inside it are dropped. */
 int copyup_tree(struct ufs *u, struct node *dir);
+/* A removed lower file, written through H (its node's read file): copy it
+ * into a nameless upper file and move H there. */
+int copyup_detached(struct ufs *u, struct handle *h);
 
 
 
@@ -76,6 +79,25 @@ int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
 int node_handle_fd(struct node *node, int layer);
 /* file.c: move NODE's handles on a lower copy to its new upper copy. */
 void ufs_handles_follow_copyup(struct ufs *u, struct node *node);
+/* file.c: open NODE's file where it is now, FLAGS as open(2) has them, for
+ * a caller holding the tree lock; no copy-up. */
+int node_open_locked(struct ufs *u, struct node *node, int flags, struct handle **out);
+/* file.c: open again the file H has open (through /proc: it may have no
+ * name left), with FLAGS. */
+int node_reopen(struct node *node, const struct handle *h, int flags, struct handle **out);
+
+/* nodefile.c */
+void nodefile_init(struct ufs *u);
+/* Close every node's file that is not pinned (unmount). */
+void nodefile_clear(struct ufs *u);
+/* The kernel let go of NODE: no process can have it open. */
+void nodefile_forget(struct ufs *u, struct node *node);
+/* NODE is about to be removed from the tree [tree exclusive]: keep its
+ * file open, out of the bound, for the processes that may have it open,
+ * until the kernel forgets it. */
+void nodefile_pin(struct ufs *u, struct node *node);
+/* Free the files a node still keeps (the node is being freed). */
+void nodefile_free(struct node *node);
 
 /* lookup.c: 0 if the merged view of DIR lists nothing, else -ENOTEMPTY. */
 int ufs_dir_empty(struct ufs *u, struct node *dir);

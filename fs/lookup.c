@@ -688,6 +688,8 @@ void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup)
 
 	pthread_rwlock_rdlock(&u->lock);
 	left = atomic_fetch_sub(&node->nlookup, nlookup) - nlookup;
+	if (left == 0)
+		nodefile_forget(u, node);
 	/* A detached node is reachable only through the kernel's reference:
 	 * detaching takes the lock exclusive, so it cannot race with this. */
 	if (left == 0 && node->detached && node != u->root)

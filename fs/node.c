@@ -3,6 +3,7 @@
 	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
 #include <xxhash.h>
 
+#include "internal.h"
 #include "node.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@ void node_free(struct node *node)
 	if (!node)
 		return;
 	node_free_view(node);
+	nodefile_free(node);
 	pthread_mutex_destroy(&node->lock);
 	node_dl_free_paths(node);
 	free(node->dl);

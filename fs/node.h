@@ -54,6 +54,7 @@ struct node {
 	bool seen_lower;
 
 	struct handle *handles;   /* [self] open files, for detached nodes */
+	struct handle *files[3];  /* [self] its own, by enum ufs_access (nodefile.c) */
 	pthread_mutex_t lock;
 };
 

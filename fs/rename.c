@@ -166,6 +166,8 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	int old_wh = src->upper_wh & WH_AUFS_FILE;
 	int err;
 
+	if (dst_pos)
+		nodefile_pin(u, dst);
 	if (dst_pos && node_is_dir(dst) && dst->top == u->upper) {
 		err = clear_upper_dir(op->newudirfd, op->newname);
 		if (err)

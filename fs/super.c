@@ -252,6 +252,7 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 	u->next_vino = (ino_t)1 << 62;
 	pthread_rwlock_init(&u->lock, NULL);
 	pthread_mutex_init(&u->ino_lock, NULL);
+	nodefile_init(u);
 	if (idmap_copy(&u->uids, &cfg->uids) || idmap_copy(&u->gids, &cfg->gids)) {
 		err = -ENOMEM;
 		goto out_destroy;
@@ -292,6 +293,7 @@ void ufs_destroy(struct ufs *u)
 
 	if (!u)
 		return;
+	nodefile_clear(u);
 	if (u->root)
 		node_free_tree(u->root);
 	layer_scan_pool_free(u->scan_pool);

@@ -47,6 +47,19 @@ struct ufs_cred {
 
 struct inomap;
 struct layer_scan_pool;
+struct handle;
+
+/* The open files nodes keep for requests without a handle (nodefile.c),
+ * least recently used last. */
+struct nodefile_lru {
+	pthread_mutex_t lock;
+	struct handle *head, *tail;
+	unsigned count;
+	unsigned max;
+};
+/* At most this many of them stay open (the files of nodes removed while the
+ * kernel holds them come on top: see nodefile.c). */
+#define UFS_NODEFILE_MAX 1024
 
 struct ufs {
 	struct layer *layers;     /* top first: layers[0] is the upper, if any */
@@ -64,6 +77,7 @@ struct ufs {
 	atomic_uint_fast64_t caps_gen;
 	struct dircache *dircache; /* O_PATH fds of directories in layers */
 	struct layer_scan_pool *scan_pool; /* reads a directory's layers at once */
+	struct nodefile_lru files; /* nodes' own open files (nodefile.c) */
 	dev_t main_dev;           /* inode numbers of this device are shown as they are */
 	struct inomap *inomap;    /* st_ino for entries of other devices [ino_lock] */
 	ino_t next_vino;          /* [ino_lock] */
@@ -79,7 +93,8 @@ struct ufs {
 	pthread_mutex_t trace_lock;
 };
 
-/* An open file of the merged tree. */
+/* An open file of the merged tree: one that the kernel opened (a handle it
+ * holds), or one a node keeps for requests that come without a handle. */
 struct handle {
 	int fd;
 	int layer;                /* where the file was opened */
@@ -87,7 +102,15 @@ struct handle {
 				   * tell a write it may have some to drop */
 	struct node *node;
 	struct handle *next;      /* [node->lock] in node->handles */
+	atomic_uint refs;         /* the last ufs_handle_put closes it */
+	/* kept by its node (node->files) */
+	uint8_t access;           /* enum ufs_access */
+	bool in_lru;              /* [files.lock] evictable; false once pinned */
+	struct handle *lru_prev, *lru_next; /* [files.lock] */
 };
+
+/* How a request without a handle uses a node's file (nodefile.c). */
+enum ufs_access { UFS_READ, UFS_WRITE, UFS_APPEND, UFS_ACCESS_KINDS };
 
 /* super.c: set up and tear down a union. On failure *why names the path
  * and the cause, for the one-line message a user sees (caller frees). */
@@ -144,6 +167,16 @@ int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, i
 	       const struct ufs_cred *cred, struct node **out, struct stat *st,
 	       struct handle **hout);
 void ufs_release(struct ufs *u, struct handle *h);
+
+/* nodefile.c: NODE's own open file for ACCESS, for a read or write that
+ * comes without a handle; opened at first use (a write copies the file up
+ * first). The caller holds a reference: ufs_handle_put when done. */
+int ufs_node_file(struct ufs *u, struct node *node, enum ufs_access access,
+		  struct handle **out);
+void ufs_handle_put(struct ufs *u, struct handle *h);
+/* Make H, opened with FLAGS (a file just created), its node's own file
+ * for what FLAGS allow, taking over the caller's reference. */
+void ufs_node_file_adopt(struct ufs *u, struct handle *h, int flags);
 
 /* readdir.c: a snapshot of a directory's merged view */
 struct dir_entry {

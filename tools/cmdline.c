@@ -205,6 +205,10 @@ static int apply_option(const char *item, void *arg)
 		plan->nonempty = true;
 		return 0;
 	}
+	if (strcmp(item, "copyup_on_open") == 0) {
+		plan->copyup_on_open = true;
+		return 0;
+	}
 	if (strcmp(item, "ro") == 0)
 		plan->read_only = true;
 	if (in_list(item, fuse_passthrough) || has_prefix_in(item, fuse_passthrough_prefix))

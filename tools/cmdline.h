@@ -14,6 +14,7 @@ struct mount_plan {
 	char *hostname, *hosts_file, *resolv_file;  /* the init layer to build */
 	char *mountpoint;
 	bool foreground, debug, read_only, nonempty;
+	bool copyup_on_open;    /* OPEN requests kept: see fuse_ops.c op_init */
 	enum wh_format whiteout_format;
 	double timeout;
 	char *fuse_opts;        /* options handed to the kernel mount, comma-joined */

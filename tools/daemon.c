@@ -191,7 +191,8 @@ static void raise_fd_limit(void)
 static int serve(struct ufs *u, const struct mount_plan *plan)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct ufuse uf = { .u = u, .timeout = plan->timeout };
+	struct ufuse uf = { .u = u, .timeout = plan->timeout,
+			    .copyup_on_open = plan->copyup_on_open };
 	struct fuse_loop_config *cfg;
 	struct fuse_session *se;
 	char *opts = session_options(plan);

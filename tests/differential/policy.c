@@ -62,6 +62,13 @@ static const struct deliberate deliberate[] = {
 		"source up before it finds the target not empty, which can stamp a "
 		"parent's mtime; unionfuse checks first and changes nothing. When both "
 		"sides fail so and the trees then differ, the sequence stops there as passed" },
+	{ "open for writing that writes nothing", "unionfuse has the kernel open "
+		"files without asking it (no OPEN requests): a lower file is copied up at "
+		"its first change, where overlayfs copies it up at open. Data and "
+		"attributes are the same either way, but overlayfs' copy-up breaks a "
+		"lower hard link. So a create of an existing file without O_TRUNC, or a "
+		"write of 0 bytes, on a file with st_nlink > 1 after which the trees "
+		"differ ends the sequence there, as passed" },
 	{ "readdir order, . and ..", "POSIX leaves the order unspecified: names are "
 		"compared sorted, with their d_type" },
 };
@@ -165,6 +172,16 @@ bool policy_tree_rename_links(const struct op *op, int ref_root)
 	return op->kind == OP_RENAME &&
 	       (holds_linked_file(ref_root, op->path) ||
 		(op->flags == RENAME_EXCHANGE && holds_linked_file(ref_root, op->path2)));
+}
+
+bool policy_open_without_change(const struct op *op, int ref_root)
+{
+	bool opens = (op->kind == OP_CREATE && !(op->flags & O_TRUNC)) ||
+		     ((op->kind == OP_WRITE || op->kind == OP_APPEND) && op->len == 0);
+	struct stat st;
+
+	return opens && fstatat(ref_root, op->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) && st.st_nlink > 1;
 }
 
 bool policy_failed_rename(const struct op *op, const char *result)

@@ -28,6 +28,9 @@ bool policy_accept_divergence(const struct op *op, const char *ref, const char *
  * (see the table in policy.c). */
 /* A rename of a directory that holds a hard-linked file (see the table). */
 bool policy_tree_rename_links(const struct op *op, int ref_root);
+/* Before op: an open for writing that changes nothing, of a hard-linked
+ * file (see the table). */
+bool policy_open_without_change(const struct op *op, int ref_root);
 /* A rename both sides refused with ENOTEMPTY (see the table). */
 bool policy_failed_rename(const struct op *op, const char *result);
 bool policy_one_file_rename(const struct op *op, int ref_root, int tested_root);

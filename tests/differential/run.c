@@ -141,10 +141,11 @@ static bool op_differs(struct ctx *c, size_t i)
 {
 	const struct op *op = &c->tc->ops.op[i];
 	struct strbuf ra = { 0 }, rb = { 0 }, head = { 0 };
-	bool differ = false, one_file, tree_links;
+	bool differ = false, one_file, tree_links, lazy_copyup;
 
 	heartbeat(c->cfg);
 	one_file = policy_one_file_rename(op, c->a.root, c->b.root);
+	lazy_copyup = policy_open_without_change(op, c->a.root);
 	tree_links = policy_tree_rename_links(op, c->a.root);
 	ops_apply(c->a.root, c->a.mnt, op, &ra);
 	ops_apply(c->b.root, c->b.mnt, op, &rb);
@@ -159,7 +160,7 @@ static bool op_differs(struct ctx *c, size_t i)
 
 		sb_addf(&after, "after %s", sb_str(&head));
 		differ = trees_differ(c, sb_str(&after), op_name(op->kind),
-				      one_file || tree_links ||
+				      one_file || tree_links || lazy_copyup ||
 				      policy_failed_rename(op, sb_str(&ra)));
 		sb_free(&after);
 		/* From a renamed tree with hard links on, the two sides keep

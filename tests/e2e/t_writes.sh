@@ -3,7 +3,22 @@
 # renames, and what the upper layer holds afterwards.
 . "$(dirname "$0")/lib.sh"
 
-test_open_for_write_copies_up_with_mode_owner_mtime_xattrs() {
+# -o copyup_on_open: overlayfs' timing, the copy-up at the open itself
+# (the kernel then asks the daemon at every open).
+test_copyup_on_open_copies_up_at_an_open_for_writing() {
+        local base upper
+        base=$(mkd base) upper=$(mkd upper)
+        echo data > "$base/f"
+        ln "$base/f" "$base/g"
+        UF_OPTS=copyup_on_open uf_mount "$T/m" "$upper" "$base"
+        expect_eq "open O_WRONLY" OK "$(sysop open-write "$T/m/f")"
+        expect_content "$upper/f" data
+        expect_eq "the lower hard link, broken by the copy-up" 1 "$(stat -c %h "$T/m/f")"
+        expect_content "$T/m/g" data
+        expect_absent "$upper/g" "a name only read"
+}
+
+test_first_change_copies_up_with_mode_owner_mtime_xattrs() {
         local base upper
         base=$(mkd base) upper=$(mkd upper)
         mkdir "$base/dir"
@@ -21,7 +36,11 @@ test_open_for_write_copies_up_with_mode_owner_mtime_xattrs() {
         touch -d '2018-01-01 UTC' "$base/dir"
         uf_mount "$T/m" "$upper" "$base"
         expect_eq "open O_WRONLY" OK "$(sysop open-write "$T/m/dir/f")"
-        expect_exists "$upper/dir/f" "copy-up on open for write"
+        # The kernel opens files without asking the daemon (no OPEN
+        # requests): the copy-up waits for the first change.
+        expect_absent "$upper/dir/f" "an open for writing that writes nothing copies nothing up"
+        expect_ok "chmod to the same mode" chmod 0604 "$T/m/dir/f"
+        expect_exists "$upper/dir/f" "copy-up on the first change"
         expect_eq "copied attributes" "$(stat -c '%a %u:%g %s %.9Y' "$base/dir/f")" \
                 "$(stat -c '%a %u:%g %s %.9Y' "$upper/dir/f")"
         expect_xattr "$upper/dir/f" user.a 1
@@ -338,6 +357,24 @@ test_unlinked_open_file_has_nlink_0_and_stays_readable() {
         expect_eq "upper file" "nlink=0 name=ENOENT content=upper" "$("$HELPERS/fstat_unlinked" "$T/m/g")"
 }
 
+# Opened, removed, then written: the writer reads back what it wrote; the
+# lower file is untouched and the upper layer holds only the whiteout.
+test_unlinked_open_file_can_be_written_and_read_back() {
+        local base upper
+        base=$(mkd base) upper=$(mkd upper)
+        echo lower > "$base/f"
+        uf_mount "$T/m" "$upper" "$base"
+        expect_eq "lower file" "nlink=0 name=ENOENT content=LOwer" \
+                "$("$HELPERS/fstat_unlinked" "$T/m/f" LO)"
+        echo upper > "$T/m/g"
+        expect_eq "upper file" "nlink=0 name=ENOENT content=UPper" \
+                "$("$HELPERS/fstat_unlinked" "$T/m/g" UP)"
+        expect_content "$base/f" lower
+        unmount "$T/m"
+        expect_eq "upper layer" "f" "$(ls "$upper")"
+        expect_char_whiteout "$upper/f"
+}
+
 test_copy_up_keeps_inode_number() {
         local base upper ino dino
         base=$(mkd base) upper=$(mkd upper)
@@ -374,6 +411,10 @@ test_hard_linked_names_in_upper_stay_one_file() {
         echo two >> "$T/m/h1"
         expect_eq "sizes after a write through h1" "8 8" "$(stat -c %s "$T/m/h1" "$T/m/h2" | tr '\n' ' ' | sed 's/ $//')"
         expect_content "$T/m/h2" "$(printf 'one\ntwo')"
+        # The same size, in place: h2's cached pages must still go (the
+        # kernel keeps every file's pages; a read of h2 checks its mtime).
+        printf 'ONE\n' | dd of="$T/m/h1" conv=notrunc status=none
+        expect_content "$T/m/h2" "$(printf 'ONE\ntwo')"
         chmod 0600 "$T/m/h2"
         expect_eq "mode seen through h1 after chmod of h2" 600 "$(stat -c %a "$T/m/h1")"
 }

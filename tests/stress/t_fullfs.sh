@@ -68,8 +68,8 @@ upper text"
         expect_work_clean "$upper"
 }
 
-# A lower file twice the size of the upper layer's disk: opening it for
-# writing fails with ENOSPC, and it is still there, unchanged, with nothing
+# A lower file twice the size of the upper layer's disk: writing to it
+# fails with ENOSPC (the copy-up comes with the first write), and it is still there, unchanged, with nothing
 # left in either the upper layer or the work directory.
 test_full_upper_failed_copyup_leaves_lower_file_unchanged() {
         local base=$T/base upper=$T/small/upper m=$T/m
@@ -78,8 +78,8 @@ test_full_upper_failed_copyup_leaves_lower_file_unchanged() {
         head -c $((16 << 20)) /dev/urandom > "$base/var/lib/big"
         head -c $((2 << 20)) /dev/urandom > "$base/var/lib/mid"
         uf_mount "$m" "$upper" "$base"
-        expect_eq "opening a lower file bigger than the free space for writing" ENOSPC \
-                "$(errno_of open-write "$m/var/lib/big")"
+        expect_eq "appending to a lower file bigger than the free space" ENOSPC \
+                "$(errno_of append "$m/var/lib/big" x)"
         expect_ok "the lower file, seen through the mount" cmp "$base/var/lib/big" "$m/var/lib/big"
         expect_absent "$upper/var/lib/big" "a failed copy-up"
         expect_eq "scratch left by the failed copy-up" "" "$(work_scratch "$upper")"
@@ -107,8 +107,8 @@ test_copyup_that_almost_fits_fails_with_enospc() {
         head -c $((256 << 10)) /dev/urandom > "$base/f"
         uf_mount "$m" "$upper" "$base"
         head -c $(( (1 << 20) - (20 << 10) )) /dev/zero > "$m/fill"
-        expect_eq "opening for writing a lower file 236 KiB bigger than the free space" ENOSPC \
-                "$(errno_of open-write "$m/f")"
+        expect_eq "appending to a lower file 236 KiB bigger than the free space" ENOSPC \
+                "$(errno_of append "$m/f" x)"
         expect_ok "the lower file, seen through the mount" cmp "$base/f" "$m/f"
         expect_absent "$upper/f" "a failed copy-up"
 }
@@ -182,8 +182,8 @@ test_no_inode_left_then_freed() {
         expect_absent "$m/x"
         expect_eq "mkdir with no inode left" ENOSPC "$(errno_of mkdir "$m/xd")"
         expect_absent "$m/xd"
-        expect_eq "open for writing (copy-up) with no inode left" ENOSPC \
-                "$(errno_of open-write "$m/l1")"
+        expect_eq "append (copy-up) with no inode left" ENOSPC \
+                "$(errno_of append "$m/l1" x)"
         expect_content "$m/l1" "lower 1"
         err=$(errno_of unlink "$m/l2")
         case $err in

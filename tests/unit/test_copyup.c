@@ -459,7 +459,9 @@ Test(copyup, open_file_descriptors_stay_bounded)
 		snprintf(path, sizeof(path), "many/d%d/f", i);
 		cr_assert_eq(u_open_write(fx, path, O_WRONLY | O_APPEND, "+"), 0);
 	}
-	cr_assert_leq(count_fds(), before + UFS_DIRCACHE_CAPACITY);
+	/* e/x was removed while looked up (as if the kernel held it): its
+	 * file stays open for whoever may have it open (nodefile.c). */
+	cr_assert_leq(count_fds(), before + UFS_DIRCACHE_CAPACITY + 1);
 }
 
 Test(copyup, init_layer_is_copied_up_like_a_lower_and_never_written)

@@ -8,6 +8,7 @@
  *   append  open each fNNNNN O_RDWR|O_APPEND and write "+" (a lower file is
  *           copied up by that open): each must read back "+"
  *   create  create gNNNNN O_EXCL and write its name: each must read it back
+ *   read-named  as read, for files that hold their name and a newline
  * Prints "open N" once all are open and checked; with "hold" it then waits
  * for SIGTERM before closing them, so a test can look at the daemon. Prints
  * "failed at I: ERRNO (what)" and exits 1 at the first failure (with
@@ -53,7 +54,7 @@ static int check(int dirfd, int fd, const char *mode, int i)
         ssize_t len;
 
         name_of(name, sizeof(name), mode, i);
-        if (!strcmp(mode, "create"))
+        if (!strcmp(mode, "create") || !strcmp(mode, "read-named"))
                 snprintf(want, sizeof(want), "%s\n", name);
         else
                 snprintf(want, sizeof(want), "%s", !strcmp(mode, "append") ? "+" : "");
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
         int dirfd, n;
 
         if (argc != 4 && argc != 5) {
-                fprintf(stderr, "usage: fdhog DIR N make|read|append|create [hold]\n");
+                fprintf(stderr, "usage: fdhog DIR N make|read|read-named|append|create [hold]\n");
                 return 2;
         }
         n = atoi(argv[2]);
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
                 int flags;
 
                 name_of(name, sizeof(name), mode, i);
-                if (!strcmp(mode, "read"))
+                if (!strcmp(mode, "read") || !strcmp(mode, "read-named"))
                         flags = O_RDONLY;
                 else if (!strcmp(mode, "append"))
                         flags = O_RDWR | O_APPEND;

@@ -1,5 +1,6 @@
-/* fstat_unlinked FILE: opens FILE, unlinks it, then reports what the open
- * descriptor still sees: "nlink=N name=ENOENT|EXISTS content=<first line>". */
+/* fstat_unlinked FILE [TEXT]: opens FILE, unlinks it (and writes TEXT at
+ * its start), then reports what the open descriptor still sees:
+ * "nlink=N name=ENOENT|EXISTS content=<first line>". */
 #include "common.h"
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,14 +13,16 @@ int main(int argc, char **argv)
         ssize_t n;
         int fd;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: fstat_unlinked FILE\n");
+        if (argc != 2 && argc != 3) {
+                fprintf(stderr, "usage: fstat_unlinked FILE [TEXT]\n");
                 return 2;
         }
         fd = open(argv[1], O_RDWR);
         if (fd < 0)
                 return report(-1);
         if (unlink(argv[1]) < 0)
+                return report(-1);
+        if (argc == 3 && pwrite(fd, argv[2], strlen(argv[2]), 0) != (ssize_t)strlen(argv[2]))
                 return report(-1);
         if (fstat(fd, &st) < 0)
                 return report(-1);

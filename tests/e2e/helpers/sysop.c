@@ -2,7 +2,7 @@
  * Prints OK (or a value) on success, the errno name (EROFS...) on failure.
  *   access PATH r|w|x|f     mkdir PATH       rmdir PATH     unlink PATH
  *   open-write PATH         create PATH      link OLD NEW   symlink TARGET PATH
- *   mkfifo PATH             truncate PATH LEN
+ *   mkfifo PATH             truncate PATH LEN   append PATH TEXT
  *   setxattr PATH NAME VAL  getxattr PATH NAME   removexattr PATH NAME
  *   bind-unix PATH          binds a unix socket there (mknod of a socket)
  *   mmap-write PATH OFFSET TEXT: writes TEXT at OFFSET through a shared
@@ -39,6 +39,26 @@ static int do_open(const char *path, int flags)
 
         if (fd < 0)
                 return report(-1);
+        return report(close(fd));
+}
+
+/* open O_WRONLY|O_APPEND and one write(2): a lower file is copied up by
+ * the write (the kernel opens without asking the daemon). */
+static int do_append(const char *path, const char *text)
+{
+        int fd = open(path, O_WRONLY | O_APPEND);
+        ssize_t n;
+
+        if (fd < 0)
+                return report(-1);
+        n = write(fd, text, strlen(text));
+        if (n < 0 || (size_t)n != strlen(text)) {
+                int err = n < 0 ? errno : EIO;
+
+                close(fd);
+                errno = err;
+                return report(-1);
+        }
         return report(close(fd));
 }
 
@@ -167,6 +187,8 @@ int main(int argc, char **argv)
                 return report(symlink(argv[2], argv[3]));
         if (!strcmp(op, "mkfifo") && argc == 3)
                 return report(mkfifo(argv[2], 0644));
+        if (!strcmp(op, "append") && argc == 4)
+                return do_append(argv[2], argv[3]);
         if (!strcmp(op, "truncate") && argc == 4)
                 return report(truncate(argv[2], atoll(argv[3])));
         if (!strcmp(op, "setxattr") && argc == 5)
