@@ -383,6 +383,18 @@ char *real_list(struct fx *fx, const char *rel)
 	return s;
 }
 
+int fx_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	cr_assert(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 char *work_scratch(struct fx *fx)
 {
 	char *s = real_list(fx, "work/work");

@@ -74,6 +74,8 @@ char *real_list(struct fx *fx, const char *rel);
 /* What an operation left in the work directory's scratch area: its names,
  * as real_list, but for the whiteout every whiteout is linked to. */
 char *work_scratch(struct fx *fx);
+/* Descriptors this process has open (for tests of what the union keeps). */
+int fx_count_fds(void);
 
 /* The merged tree. */
 struct node *u_lookup(struct fx *fx, const char *path);        /* must succeed */

@@ -3,7 +3,6 @@
  * times and xattrs; the lower layers are never written. */
 #include "fixture.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -407,18 +406,6 @@ Test(copyup, link_then_write_through_one_name_shows_in_the_other)
 	cr_assert(real_is_whiteout(fx, "upper/a"));
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	cr_assert(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* The union keeps no fd per entry: what stays open after any number of
  * operations over any number of directories is bounded by the directory
  * fd cache. */
@@ -439,7 +426,7 @@ Test(copyup, open_file_descriptors_stay_bounded)
 	put_file(fx, "l0/g", "g");
 	put_xattr(fx, "l0/g", "user.a", "1");
 	fx_mount(fx);
-	before = count_fds();
+	before = fx_count_fds();
 	u_list(fx, "d");
 	u_read(fx, "d/x");
 	cr_assert_eq(u_open_write(fx, "f", O_WRONLY, "F"), 0);
@@ -461,7 +448,7 @@ Test(copyup, open_file_descriptors_stay_bounded)
 	}
 	/* e/x was removed while looked up (as if the kernel held it): its
 	 * file stays open for whoever may have it open (nodefile.c). */
-	cr_assert_leq(count_fds(), before + UFS_DIRCACHE_CAPACITY + 1);
+	cr_assert_leq(fx_count_fds(), before + UFS_DIRCACHE_CAPACITY + 1);
 }
 
 Test(copyup, init_layer_is_copied_up_like_a_lower_and_never_written)

@@ -2,7 +2,6 @@
  * without a handle, once the kernel opens files without asking. */
 #include "fixture.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,18 +9,6 @@
 #include <unistd.h>
 
 TestSuite(nodefile, .fini = fx_cleanup);
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	cr_assert(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static char *read_fd(int fd)
 {
@@ -104,7 +91,7 @@ Test(nodefile, kept_files_stay_within_the_bound_and_in_use_ones_stay_valid)
 	}
 	fx_mount(fx);
 	fx->u->files.max = 8;
-	before = count_fds();
+	before = fx_count_fds();
 	first = file_of(fx, "f0", UFS_READ);
 	for (i = 1; i < 40; i++) {
 		snprintf(path, sizeof(path), "f%d", i);
@@ -112,10 +99,10 @@ Test(nodefile, kept_files_stay_within_the_bound_and_in_use_ones_stay_valid)
 		cr_assert_str_eq(read_fd(h->fd), path);
 		ufs_handle_put(fx->u, h);
 	}
-	cr_assert_leq(count_fds(), before + 8 + 1, "8 kept, and f0's still in use");
+	cr_assert_leq(fx_count_fds(), before + 8 + 1, "8 kept, and f0's still in use");
 	cr_assert_str_eq(read_fd(first->fd), "f0", "f0's file, evicted, is still f0 for its user");
 	ufs_handle_put(fx->u, first);
-	cr_assert_leq(count_fds(), before + 8);
+	cr_assert_leq(fx_count_fds(), before + 8);
 }
 
 Test(nodefile, forget_closes_the_node_files)
@@ -128,13 +115,13 @@ Test(nodefile, forget_closes_the_node_files)
 
 	put_file(fx, "l0/f", "x");
 	fx_mount(fx);
-	before = count_fds();
+	before = fx_count_fds();
 	cr_assert_eq(ufs_lookup(fx->u, fx->u->root, "f", &node, &st), 0);
 	cr_assert_eq(ufs_node_file(fx->u, node, UFS_READ, &h), 0);
 	ufs_handle_put(fx->u, h);
-	cr_assert_eq(count_fds(), before + 1);
+	cr_assert_eq(fx_count_fds(), before + 1);
 	ufs_forget(fx->u, node, 1);
-	cr_assert_eq(count_fds(), before);
+	cr_assert_eq(fx_count_fds(), before);
 }
 
 /* A file removed while the kernel holds it may be open in a process that
