@@ -180,7 +180,8 @@ bool policy_open_without_change(const struct op *op, int ref_root)
 		     ((op->kind == OP_WRITE || op->kind == OP_APPEND) && op->len == 0);
 	struct stat st;
 
-	return opens && fstatat(ref_root, op->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	/* Followed, as the open follows a symlink to its file. */
+	return opens && fstatat(ref_root, op->path, &st, 0) == 0 &&
 	       S_ISREG(st.st_mode) && st.st_nlink > 1;
 }
 
