@@ -478,6 +478,7 @@ static int copyup_as_link(struct ufs *u, struct node *node, struct node *first)
 		return err;
 	node->top = u->upper;
 	node->vino = first->vino;
+	ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);
 	return 0;
 }

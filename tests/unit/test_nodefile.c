@@ -186,3 +186,28 @@ Test(nodefile, a_created_file_becomes_its_node_file)
 	cr_assert_str_eq(real_read(fx, "upper/n"), "new");
 	ufs_handle_put(fx->u, w);
 }
+
+/* A directory renamed is copied up whole, hard links kept as links: a
+ * second name's read file must follow it to the upper layer, or it would
+ * not see writes made through the first name. */
+Test(nodefile, read_files_follow_a_tree_copied_up_with_its_hard_links)
+{
+	struct fx *fx = fx_new(1);
+	struct handle *ra, *rb, *w;
+
+	put_file(fx, "l0/d/a", "lower");
+	cr_assert_eq(link(fx_path(fx, "l0/d/a"), fx_path(fx, "l0/d/b")), 0);
+	fx_mount(fx);
+	/* Which name is copied and which linked depends on the view's order:
+	 * both names hold a read file. */
+	ra = file_of(fx, "d/a", UFS_READ);
+	rb = file_of(fx, "d/b", UFS_READ);
+	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	w = file_of(fx, "e/a", UFS_WRITE);
+	cr_assert_eq(pwrite(w->fd, "UP", 2, 0), 2);
+	cr_assert_str_eq(read_fd(ra->fd), "UPwer");
+	cr_assert_str_eq(read_fd(rb->fd), "UPwer");
+	ufs_handle_put(fx->u, ra);
+	ufs_handle_put(fx->u, rb);
+	ufs_handle_put(fx->u, w);
+}
