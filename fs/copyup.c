@@ -268,7 +268,7 @@ static void restore_dir_times(int dirfd, const struct stat *before)
 }
 
 static void trace_copyup(struct ufs *u, struct node *node, const struct stat *st,
-			 bool with_data, double start)
+			 bool with_data, bool meta, double start)
 {
 	char *path = trace_path(node->parent, node->name);
 	char layer[TRACE_LAYER_MAX], what[48];
@@ -277,6 +277,8 @@ static void trace_copyup(struct ufs *u, struct node *node, const struct stat *st
 		snprintf(what, sizeof(what), "directory, its entries stay below");
 	else if (!S_ISREG(st->st_mode))
 		snprintf(what, sizeof(what), "%s", S_ISLNK(st->st_mode) ? "symlink" : "special file");
+	else if (meta)
+		snprintf(what, sizeof(what), "metadata only, the data stays there");
 	else if (!with_data)
 		snprintf(what, sizeof(what), "no data (truncated)");
 	else
@@ -313,13 +315,16 @@ out:
 	return err;
 }
 
-/* The node now lives in the upper layer. */
-static int copyup_done(struct ufs *u, struct node *node)
+/* The node now lives in the upper layer; META: its metadata only, the
+ * data staying where it was, and the files open on it with it. */
+static int copyup_done(struct ufs *u, struct node *node, bool meta)
 {
 	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
 		return -ENOMEM;
-	node->top = u->upper;
 	if (node->type == S_IFREG)
+		metacopy_set(node, meta ? node->top : -1, NULL);
+	node->top = u->upper;
+	if (node->type == S_IFREG && !meta)
 		ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);
 	return 0;
@@ -387,21 +392,53 @@ static int copy_data_unlocked(struct ufs *u, struct node *node, struct at *src,
 	return err;
 }
 
+/* The scratch copy TMP of SRC (stat ST) with its metadata only: as large
+ * as the original, all hole, marked. *META false: the upper layer takes no
+ * mark, and the data was copied after all. */
+static int copy_object_meta(struct ufs *u, const struct at *src, const struct stat *st,
+			    const char *tmp, bool *meta)
+{
+	int err = copy_object(u, src, st, tmp, false);
+	int fd;
+
+	if (err)
+		return err;
+	err = metacopy_mark(u->work_fd, tmp);
+	if (err != -EOPNOTSUPP) {
+		fd = err ? -1 : openat(u->work_fd, tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (!err && (fd < 0 || ftruncate(fd, st->st_size) < 0))
+			err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	*meta = false;
+	if (unlinkat(u->work_fd, tmp, 0) < 0)
+		return -errno;
+	return copy_object(u, src, st, tmp, true);
+}
+
 /* Copy NODE to the upper layer; MAY_UNLOCK: a large regular file's data
- * with the tree lock released (copy_data_unlocked). 1: someone else did
- * it meanwhile. */
-static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may_unlock)
+ * with the tree lock released (copy_data_unlocked); META_ONLY: for a
+ * change of attributes, which with -o metacopy copies no data. 1: someone
+ * else did it meanwhile. */
+static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may_unlock,
+		      bool meta_only)
 {
 	double start = u->trace ? trace_now_ms() : 0;
 	char tmp[UFS_TMPNAME_MAX];
 	struct stat st;
 	struct at src;
+	bool meta;
 	int err = copyup_source(u, node, &src, &st);
 
 	if (err)
 		return err;
 	ufs_tmpname(u, tmp, sizeof(tmp));
-	if (may_unlock && with_data && S_ISREG(st.st_mode) && st.st_size >= COPYUP_UNLOCKED_MIN)
+	meta = meta_only && u->metacopy && S_ISREG(st.st_mode) && st.st_size > 0;
+	if (meta)
+		err = copy_object_meta(u, &src, &st, tmp, &meta);
+	else if (may_unlock && with_data && S_ISREG(st.st_mode) && st.st_size >= COPYUP_UNLOCKED_MIN)
 		err = copy_data_unlocked(u, node, &src, &st, tmp);
 	else
 		err = copy_object(u, &src, &st, tmp, with_data);
@@ -412,39 +449,117 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may
 	if (err)
 		util_remove_tree(u->work_fd, tmp);
 	else if (u->trace)
-		trace_copyup(u, node, &st, with_data, start);
+		trace_copyup(u, node, &st, with_data, meta, start);
 	at_close(u, &src);
+	if (!err)
+		err = copyup_done(u, node, meta);
 	return err;
 }
 
-static int copyup_node(struct ufs *u, struct node *node, bool with_data, bool may_unlock)
+/* Restore what writing the data into FD, an upper file of stat ST, may
+ * have taken from it: set-id bits, security.capability (CAPS, CAPS_LEN
+ * bytes, if any) and its times. */
+static int data_restore_meta(int fd, const struct stat *st, const char *caps, ssize_t caps_len)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchmod(fd, st->st_mode & 07777) < 0)
+		return -errno;
+	if (caps_len >= 0 &&
+	    fsetxattr(fd, "security.capability", caps, (size_t)caps_len, 0) < 0)
+		return -errno;
+	return futimens(fd, ts) < 0 ? -errno : 0;
+}
+
+static void trace_data_copyup(struct ufs *u, struct node *node, int layer, off_t size,
+			      double start)
+{
+	char *path = trace_path(node->parent, node->name);
+	char from[TRACE_LAYER_MAX], what[48];
+
+	trace_size(size, what, sizeof(what));
+	trace_line(u, "copy-up data of %s from %s into its upper copy: %s, %.1f ms", path,
+		   trace_layer(u, layer, from), what, trace_now_ms() - start);
+	free(path);
+}
+
+/* NODE's upper copy holds only its metadata: copy its data in, in place
+ * (its hard links, its inode number and the files open on it stay), then
+ * drop the mark. Until the mark goes, its data is read below: a crash
+ * halfway loses nothing. */
+static int copyup_meta_data(struct ufs *u, struct node *node)
+{
+	double start = u->trace ? trace_now_ms() : 0;
+	char caps[256];
+	ssize_t caps_len;
+	struct stat st;
+	struct at at;
+	int ufd, dfd, layer, err = at_open(u, node, u->upper, &at);
+
+	if (err)
+		return err;
+	ufd = openat(at.dirfd, at.name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	err = ufd < 0 ? -errno : 0;
+	at_close(u, &at);
+	if (err)
+		return err;
+	dfd = metacopy_open_data(u, node, O_RDONLY, &layer);
+	err = dfd < 0 ? dfd : 0;
+	if (!err && fstat(ufd, &st) < 0)
+		err = -errno;
+	caps_len = err ? -1 : fgetxattr(ufd, "security.capability", caps, sizeof(caps));
+	if (!err)
+		err = copy_data(dfd, ufd, st.st_size);
+	if (!err)
+		err = data_restore_meta(ufd, &st, caps, caps_len);
+	if (!err)
+		err = metacopy_unmark(ufd);
+	if (dfd >= 0)
+		close(dfd);
+	close(ufd);
+	if (err)
+		return err;
+	if (u->trace)
+		trace_data_copyup(u, node, layer, st.st_size, start);
+	metacopy_set(node, -1, NULL);
+	ufs_handles_follow_copyup(u, node);
+	ufs_attr_changed(u, node);
+	return 0;
+}
+
+static int copyup_node(struct ufs *u, struct node *node, bool with_data, bool may_unlock,
+		       bool meta_only)
 {
 	int err = copyup_needed(u, node);
 
-	if (err)
-		return err < 0 ? err : 0;
-	err = copyup(u, node->parent, true);
-	if (err)
-		return err;
-	if (node_is_dir(node)) {
+	if (err == 0)
+		err = copyup(u, node->parent, true);
+	if (err == 0 && node_is_dir(node))
 		err = ufs_layers_final(u, node);
-		if (err)
-			return err;
-	}
-	err = copyup_one(u, node, with_data, may_unlock);
-	if (err)
-		return err < 0 ? err : 0;
-	return copyup_done(u, node);
+	if (err == 0)
+		err = copyup_one(u, node, with_data, may_unlock, meta_only);
+	if (err < 0)
+		return err;
+	/* Any other change needs the data too (a truncation to 0 as well:
+	 * the mark must go). */
+	if (!meta_only && node->type == S_IFREG && metacopy_pending(u, node))
+		return copyup_meta_data(u, node);
+	return 0;
 }
 
 int copyup(struct ufs *u, struct node *node, bool with_data)
 {
-	return copyup_node(u, node, with_data, false);
+	return copyup_node(u, node, with_data, false, false);
 }
 
 int copyup_may_unlock(struct ufs *u, struct node *node, bool with_data)
 {
-	return copyup_node(u, node, with_data, true);
+	return copyup_node(u, node, with_data, true, false);
+}
+
+int copyup_meta(struct ufs *u, struct node *node, bool may_unlock)
+{
+	return copyup_node(u, node, true, may_unlock, true);
 }
 
 /* Hard links met while copying a tree: a lower file and the node whose
@@ -492,8 +607,9 @@ static int tree_copy_file(struct ufs *u, struct node *node, struct link_seen **s
 	struct at at;
 	int err;
 
+	/* Its data too, if only its metadata was: the tree will be opaque. */
 	if (node->top == u->upper)
-		return 0;
+		return copyup(u, node, true);
 	err = at_open(u, node, node->top, &at);
 	if (err)
 		return err;

@@ -121,6 +121,21 @@ static int put_dir_origin(struct ufs *u, struct node *dir, FILE *f)
 	return 0;
 }
 
+/* Where a file's data is read: below, while its upper copy holds only
+ * metadata (metacopy.c). [tree] */
+static void put_data_origin(struct ufs *u, struct node *file, FILE *f)
+{
+	char name[TRACE_LAYER_MAX];
+	int layer;
+
+	if (!metacopy_pending(u, file))
+		return;
+	pthread_mutex_lock(&file->lock);
+	layer = file->data_layer;
+	pthread_mutex_unlock(&file->lock);
+	fprintf(f, "data=%s\n", layer >= 0 ? trace_layer(u, layer, name) : "missing");
+}
+
 static int put_origin(struct ufs *u, struct node *node, FILE *f)
 {
 	char name[TRACE_LAYER_MAX];
@@ -155,6 +170,8 @@ static int put_origin(struct ufs *u, struct node *node, FILE *f)
 		yes_no(below), yes_no(copied));
 	if (node_is_dir(node))
 		err = put_dir_origin(u, node, f);
+	else if (in_upper)
+		put_data_origin(u, node, f);
 out_unlock:
 	pthread_rwlock_unlock(&u->lock);
 	return err;

@@ -74,17 +74,24 @@ static int check_regular(int fd, int flags, mode_t *mode)
 	return fd;
 }
 
-static int open_top(struct ufs *u, struct node *node, int flags, mode_t *mode)
+/* NODE's file where it is now, or, for reading a file whose upper copy
+ * holds only metadata, its data below; *LAYER: where it was opened. */
+static int open_top(struct ufs *u, struct node *node, int flags, mode_t *mode, int *layer)
 {
 	struct at at;
 	int fd, err;
 
-	err = at_open(u, node, node->top, &at);
-	if (err)
-		return err;
 	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
 	/* O_NONBLOCK until the type is known: a lower file swapped for a
 	 * FIFO under the mount must not hold a daemon thread forever. */
+	if (!wants_write(flags) && metacopy_pending(u, node)) {
+		fd = metacopy_open_data(u, node, flags | O_NONBLOCK, layer);
+		return fd < 0 ? fd : check_regular(fd, flags, mode);
+	}
+	err = at_open(u, node, node->top, &at);
+	if (err)
+		return err;
+	*layer = node->top;
 	fd = openat(at.dirfd, at.name, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		fd = -errno;
@@ -101,7 +108,7 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 	if (wants_write(flags) && ufs_read_only(u))
 		return -EROFS;
 	pthread_rwlock_rdlock(&u->lock);
-	if (wants_write(flags) && node->top != u->upper) {
+	if (wants_write(flags) && (node->top != u->upper || metacopy_pending(u, node))) {
 		/* Copy-up changes the tree: retake the lock exclusive. A
 		 * second opener waits here and then finds the copy done, or,
 		 * while a large file's data is copied unlocked, copies too:
@@ -122,11 +129,11 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 int node_open_locked(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
 	mode_t mode = 0;
-	int fd = open_top(u, node, flags, &mode);
+	int layer, fd = open_top(u, node, flags, &mode, &layer);
 
 	if (fd < 0)
 		return fd;
-	return handle_new(node, fd, node->top, mode, out);
+	return handle_new(node, fd, layer, mode, out);
 }
 
 int node_reopen(struct node *node, const struct handle *h, int flags, struct handle **out)

@@ -146,7 +146,11 @@ int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
 		err = setattr_detached(u, node, attr, to_set, fd, out);
 		goto out_unlock;
 	}
-	err = copyup_may_unlock(u, node, !no_data);
+	/* With -o metacopy, new attributes alone copy no data up. */
+	if (to_set & UFS_SET_SIZE)
+		err = copyup_may_unlock(u, node, !no_data);
+	else
+		err = copyup_meta(u, node, true);
 	if (err)
 		goto out_unlock;
 	err = at_open(u, node, u->upper, &at);
@@ -374,7 +378,7 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 		at_close(u, &at);
 	}
 	if (!err)
-		err = copyup(u, node, true);
+		err = copyup_meta(u, node, false);
 	if (!err)
 		err = at_open(u, node, u->upper, &at);
 	if (!err) {

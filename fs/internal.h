@@ -49,7 +49,13 @@ struct node *node_ref(struct node *node);
 void ufs_caps_absent(struct node *file, uint64_t gen);
 
 /* copyup.c [tree exclusive] */
+/* NODE whole in the upper layer: copied up (WITH_DATA false: empty, for a
+ * truncation to 0), or its data brought up if only its metadata was. */
 int copyup(struct ufs *u, struct node *node, bool with_data);
+/* NODE in the upper layer for a change of its attributes or xattrs: with
+ * -o metacopy a regular file's data stays below (metacopy.c). MAY_UNLOCK as
+ * copyup_may_unlock. */
+int copyup_meta(struct ufs *u, struct node *node, bool may_unlock);
 /* The same, for a caller that can have the tree lock released meanwhile
  * (an open for writing, a change of attributes): a file of at least this
  * size has its data copied unlocked, so that the mount keeps serving. The
@@ -98,6 +104,33 @@ void nodefile_forget(struct ufs *u, struct node *node);
 void nodefile_pin(struct ufs *u, struct node *node);
 /* Free the files a node still keeps (the node is being freed). */
 void nodefile_free(struct node *node);
+
+/* lookup.c: where the data of FILE lies, a metadata-only upper copy that
+ * overlayfs moved (REDIRECT: its overlay.redirect); -ENOENT if nowhere. */
+int redirect_find_data(struct ufs *u, struct node *file, const char *redirect,
+		       int *layer, char **path);
+
+/* metacopy.c: metadata-only copy-up (-o metacopy, overlayfs' metacopy=on).
+ * A regular file copied up for new attributes alone is an upper file of
+ * the right size with no data in it, marked overlay.metacopy; its data
+ * stays in the lower layer until the first change to it. */
+#define METACOPY_DATA_LOST (-2)
+/* Mark the scratch file NAME in DIRFD as holding only metadata;
+ * -EOPNOTSUPP where no overlay xattr can be set. */
+int metacopy_mark(int dirfd, const char *name);
+/* Drop the mark of an upper file whose data is now in it. */
+int metacopy_unmark(int fd);
+/* NODE's upper file is at AT, of stat ST: if it is known to hold only
+ * metadata (or has holes, and does), give ST its data's block count. [tree] */
+int metacopy_stat(struct ufs *u, struct node *node, const struct at *at, struct stat *st);
+/* NODE's data lies in layer LAYER (at PATH, taken over; NULL: where NODE
+ * lies); LAYER -1: NODE's upper file is whole. */
+void metacopy_set(struct node *node, int layer, char *path);
+/* Whether NODE is an upper file holding only metadata, its data still
+ * below (read from its mark the first time it is asked). [tree] */
+bool metacopy_pending(struct ufs *u, struct node *node);
+/* Open NODE's data for reading (FLAGS as open(2)); *LAYER: where. [tree] */
+int metacopy_open_data(struct ufs *u, struct node *node, int flags, int *layer);
 
 /* lookup.c: 0 if the merged view of DIR lists nothing, else -ENOTEMPTY. */
 int ufs_dir_empty(struct ufs *u, struct node *dir);

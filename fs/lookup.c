@@ -272,6 +272,45 @@ static int layers_cut_at(struct ufs *u, struct node *dir, uint16_t i,
 	return info->opaque ? 0 : follow_redirect(u, dir, dir->dl[i], info->redirect);
 }
 
+/* Where the data of FILE lies, a metadata-only upper copy that overlayfs
+ * moved (REDIRECT, its redirect xattr): looked up at REDIRECT in the layers
+ * below the upper one, top first, as overlayfs does; a whiteout, or an
+ * entry that is not a regular file, ends the search. */
+int redirect_find_data(struct ufs *u, struct node *file, const char *redirect,
+		       int *layer, char **path)
+{
+	int j;
+
+	if (!redirect_valid(redirect))
+		return -EIO;
+	for (j = u->upper + 1; j < u->nlayers; j++) {
+		char *p = redirect_path_in(file, j, redirect);
+		struct redirect_way way;
+		struct stat st;
+		int fd;
+
+		if (!p)
+			return -ENOMEM;
+		redirect_walk_way(u->layers[j].fd, p, &way);
+		fd = way.whited_out ? -ENOENT : layer_openat(u->layers[j].fd, p, O_PATH | O_NOFOLLOW, 0);
+		if (fd == -ENOENT && !way.whited_out && !way.opaque_above) {
+			free(p);
+			continue;
+		}
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			close(fd);
+			*layer = j;
+			*path = p;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(p);
+		break;
+	}
+	return -ENOENT;
+}
+
 /* Cut a directory's layers at the first opaque one, and follow overlayfs
  * redirects. Done once, lazily: most directories are never asked, and a
  * view build does it on the way (view_merge_layer). */
@@ -369,6 +408,8 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 			err = -errno;
 		else
 			owner_apply(u, at.dirfd, at.name, st);
+		if (!err && node->top == u->upper && S_ISREG(st->st_mode))
+			err = metacopy_stat(u, node, &at, st);
 		at_close(u, &at);
 	}
 	if (err)

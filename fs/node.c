@@ -27,6 +27,7 @@ struct node *node_new(const char *name, mode_t type, int top)
 	node->decided_at = top;
 	node->lower_layer = -1;
 	node->stop_after = -1;
+	node->data_layer = -1;
 	pthread_mutex_init(&node->lock, NULL);
 	return node;
 }
@@ -42,6 +43,7 @@ void node_free(struct node *node)
 	pthread_mutex_destroy(&node->lock);
 	node_dl_free_paths(node);
 	free(node->dl);
+	free(node->data_path);
 	free(node->name);
 	free(node);
 }

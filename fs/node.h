@@ -53,6 +53,13 @@ struct node {
 	bool collecting;          /* a directory still merging lower layers */
 	bool seen_lower;
 
+	/* regular files whose upper copy holds only metadata (metacopy.c) */
+	int data_layer;           /* [self] the layer holding the data; -1: the
+				   * file is whole; METACOPY_DATA_LOST: none found */
+	char *data_path;          /* [self] where in it (an overlayfs redirect);
+				   * NULL: where the node itself lies */
+	bool data_checked;        /* [self] the two above are known */
+
 	struct handle *handles;   /* [self] open files, for detached nodes */
 	struct handle *files[3];  /* [self] its own, by enum ufs_access (nodefile.c) */
 	pthread_mutex_t lock;

@@ -246,6 +246,7 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 		return -ENOMEM;
 	u->work_fd = -1;
 	u->whiteout_format = cfg->whiteout_format;
+	u->metacopy = cfg->metacopy;
 	u->trace = cfg->trace;
 	atomic_store(&u->overrides, cfg->unprivileged);
 	pthread_mutex_init(&u->trace_lock, NULL);

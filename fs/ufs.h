@@ -34,6 +34,7 @@ struct ufs_config {
 	enum wh_format whiteout_format;
 	FILE *trace;              /* optional: where union decisions are told */
 	bool unprivileged;        /* the daemon cannot chown: read owner overrides */
+	bool metacopy;            /* a change of attributes copies no data (metacopy.c) */
 	struct idmap uids, gids;  /* owners stored vs shown (idmap.h); copied */
 };
 
@@ -68,6 +69,7 @@ struct ufs {
 	int work_fd;              /* WORK/work: scratch for atomic changes */
 	char *work_path;          /* realpath of WORK, NULL without an upper */
 	enum wh_format whiteout_format;
+	bool metacopy;            /* copy-up for new attributes copies no data */
 	struct node *root;
 	pthread_rwlock_t lock;    /* the tree: see the lock order above */
 	atomic_uint_fast64_t tmp_counter;

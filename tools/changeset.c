@@ -7,6 +7,7 @@
 #include "changeset.h"
 
 #include "layers.h"
+#include "metacopy.h"
 #include "owner.h"
 #include "whiteout.h"
 
@@ -241,6 +242,9 @@ static int fill_entry(struct walk *w, struct archive_entry *e, int dirfd, const 
 	} else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
 		archive_entry_set_rdev(e, st->st_rdev);
 	} else if (S_ISREG(st->st_mode)) {
+		if (metacopy_is_marked(dirfd, name))
+			return say(w, path, "holds only metadata (metacopy): its data is in a "
+				   "lower layer, which commit does not read");
 		err = check_hardlink(w, e, st, path, &linked);
 		if (err)
 			return err;

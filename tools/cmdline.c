@@ -143,6 +143,18 @@ static int parse_whiteout(struct mount_plan *plan, const char *value)
 	return 0;
 }
 
+/* overlayfs' metacopy=on|off, or plain metacopy. */
+static int parse_metacopy(struct mount_plan *plan, const char *item)
+{
+	if (strcmp(item, "metacopy") == 0 || strcmp(item, "metacopy=on") == 0)
+		plan->metacopy = true;
+	else if (strcmp(item, "metacopy=off") == 0)
+		plan->metacopy = false;
+	else
+		return die(item, "expects metacopy, metacopy=on or metacopy=off");
+	return 0;
+}
+
 static int parse_mapping(struct idmap *m, const char *item, const char *value)
 {
 	if (idmap_parse(m, value) < 0)
@@ -205,6 +217,8 @@ static int apply_option(const char *item, void *arg)
 		plan->nonempty = true;
 		return 0;
 	}
+	if (strncmp(item, "metacopy", 8) == 0)
+		return parse_metacopy(plan, item);
 	if (strcmp(item, "copyup_on_open") == 0) {
 		plan->copyup_on_open = true;
 		return 0;

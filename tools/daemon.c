@@ -259,7 +259,7 @@ int daemon_mount(struct mount_plan *plan)
 	struct ufs_config cfg = {
 		.lowers = (const char **)plan->lowers, .nlowers = plan->nlowers,
 		.init = plan->init, .upper = plan->upper, .work = plan->work,
-		.whiteout_format = plan->whiteout_format,
+		.whiteout_format = plan->whiteout_format, .metacopy = plan->metacopy,
 	};
 	bool made_upper = false, made_work = false, all_ids;
 	struct ufs *u;

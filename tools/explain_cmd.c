@@ -999,8 +999,11 @@ static void print_text(const struct explain *ex, const struct origin *o)
 			printf(", merged from %s, opaque: %s, listing cached: %s", layers,
 			       origin_get(o, "opaque") ? origin_get(o, "opaque") : "?",
 			       origin_get(o, "view_built") ? origin_get(o, "view_built") : "?");
-		printf(", copied up: %s\n",
+		printf(", copied up: %s",
 		       origin_get(o, "copied_up") ? origin_get(o, "copied_up") : "?");
+		if (origin_get(o, "data"))
+			printf(" (metadata only: its data is read from %s)", origin_get(o, "data"));
+		putchar('\n');
 	} else if (o->merged_exists && !S_ISREG(o->merged_mode) && !S_ISDIR(o->merged_mode)) {
 		printf("daemon: not asked (a %s: the kernel passes user.* xattrs for files and "
 		       "directories only)\n", explain_type_word(o->merged_mode));

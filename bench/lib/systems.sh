@@ -6,6 +6,9 @@
 #   unionfs-fuse    unionfs-fuse in cow mode (libfuse2)
 #   unionfuse       this project, $UNIONFUSE_BIN
 #
+# Extra mount options: $OVERLAY_OPTS (kernel overlayfs), $UNIONFUSE_OPTS
+# (say metacopy=on and metacopy, for the metadata-only copy-up of both).
+#
 # Each system has its run dir $WORKDIR/run/SYS/ with upper/, work/, mnt/ and,
 # for native, scratch/ (a copy of the flat tree for workloads that write).
 # shellcheck shell=bash
@@ -113,12 +116,12 @@ system_up() {
     [ "$sys" = native ] && { native_target "$t" "$r" "$copy"; return; }
     case $sys in
     overlay) (cd "$t/layers" && mount -t overlay overlay \
-        -o "lowerdir=$(relative_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work" "$m") ;;
+        -o "lowerdir=$(relative_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work${OVERLAY_OPTS:+,$OVERLAY_OPTS}" "$m") ;;
     fuse-overlayfs) fuse-overlayfs \
         -o "lowerdir=$(tree_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work" "$m" ;;
     unionfs-fuse) unionfs -o cow,allow_other "$(unionfs_branches "$tree" "$r/upper")" "$m" ;;
     unionfuse) "$UNIONFUSE_BIN" \
-        -o "lowerdir=$(tree_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work" "$m" ;;
+        -o "lowerdir=$(tree_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work${UNIONFUSE_OPTS:+,$UNIONFUSE_OPTS}" "$m" ;;
     esac >"$r/mount.log" 2>&1 || { cat "$r/mount.log" >&2; return 1; }
     wait_mounted "$m" || { note "$sys: $m did not appear"; return 1; }
     echo "$m"

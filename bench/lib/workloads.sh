@@ -10,7 +10,7 @@ all_workloads() {
     local n
     echo meta-find meta-stat
     for n in $SPREAD_LAYERS; do echo "l$n-walk l$n-lstat l$n-neg"; done
-    echo seqread cat copyup-small copyup-big create untar rmrf gitstatus make
+    echo seqread cat copyup-small copyup-big chmod-big create untar rmrf gitstatus make
 }
 
 # Sets WL_TREE (tree name), WL_COPY (native copy: none|link|full),
@@ -28,6 +28,7 @@ wl_spec() {
     cat)          WL_TREE="cat";      WL_CMD="wl_cat" ;;
     copyup-small) WL_TREE="cu";       WL_CMD="wl_append_list"; WL_COPY="full" WL_REPEAT=0 ;;
     copyup-big)   WL_TREE="cubig";    WL_CMD="wl_append_big";  WL_COPY="full" WL_REPEAT=0 ;;
+    chmod-big)    WL_TREE="cubig";    WL_CMD="wl_chmod_big";   WL_COPY="full" WL_REPEAT=0 ;;
     create)       WL_TREE="base";     WL_CMD="wl_create";      WL_COPY="link" ;;
     untar)        WL_TREE="base";     WL_CMD="wl_untar";       WL_COPY="link" ;;
     rmrf)         WL_TREE="rm";       WL_CMD="wl_rmrf";        WL_COPY="link" WL_REPEAT=0 ;;
@@ -53,6 +54,8 @@ seqread       dd of the big base-layer file, bs=1M
 cat           cat of every 4 KiB file of a 4-layer tree
 copyup-small  append 100 bytes to every lower file (copy-up of each)
 copyup-big    append a line to the big lower file (copy-up of it)
+chmod-big     chmod and touch of the big lower file (its data copied up, or
+              not with metacopy: see OVERLAY_OPTS and UNIONFUSE_OPTS)
 create        create files (64 B each, 500 a directory) in a new directory
 untar         tar -x of a generated source tree into a new directory
 rmrf          rm -rf of a directory spread over 2 lower layers
@@ -83,6 +86,13 @@ check_wl_append_big() {
     local size want=$((CUBIG_MB * 1048576 + 9))
     size=$(stat -c %s data/big.bin)
     [ "$size" = "$want" ] || { echo "big.bin has $size bytes after the append, expected $want" >&2; return 1; }
+}
+
+wl_chmod_big() { chmod 0600 data/big.bin && touch -d @1000000000 data/big.bin; }
+check_wl_chmod_big() {
+    local got want="600 $((CUBIG_MB * 1048576)) 1000000000"
+    got=$(stat -c '%a %s %Y' data/big.bin)
+    [ "$got" = "$want" ] || { echo "big.bin is '$got' after chmod and touch, expected '$want'" >&2; return 1; }
 }
 
 wl_create() { "$FSOPS" create "new-$STATE" "$CREATE_FILES" 500 64; }

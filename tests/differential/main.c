@@ -38,7 +38,7 @@ struct config {
 	uint64_t first_seed;
 	unsigned seeds, ops, jobs, max_shrinks, shrink_runs, shrink_seconds, timeout;
 	unsigned marks;
-	bool selftest, keep, verbose;
+	bool selftest, keep, verbose, metacopy;
 	const char *out_dir;
 	const char *replay;
 	bool replay_shrink;
@@ -119,6 +119,7 @@ static void usage(FILE *f)
 		"                              comma list of chr,xattr,aufs, or all (default),\n"
 		"                              or native (char 0/0 + opaque=y; fuse-overlayfs)\n"
 		"  UNIONFUSE_DIFF_SELFTEST=1   kernel overlayfs on both sides (harness check)\n"
+		"  UNIONFUSE_DIFF_METACOPY=1   metadata-only copy-up on both sides (metacopy=on)\n"
 		"  UNIONFUSE_DIFF_SHRINK=N     shrink at most N failing sequences (default 3)\n"
 		"  UNIONFUSE_DIFF_SHRINK_RUNS=N  runs allowed per shrink (default 500)\n"
 		"  UNIONFUSE_DIFF_SHRINK_SECONDS=S  time allowed per shrink (default 30)\n"
@@ -143,6 +144,7 @@ static int parse_config(int argc, char **argv, struct config *cfg)
 	cfg->shrink_seconds = env_unsigned("UNIONFUSE_DIFF_SHRINK_SECONDS", 30);
 	cfg->timeout = env_unsigned("UNIONFUSE_DIFF_TIMEOUT", 60);
 	cfg->selftest = env_unsigned("UNIONFUSE_DIFF_SELFTEST", 0) != 0;
+	cfg->metacopy = env_unsigned("UNIONFUSE_DIFF_METACOPY", 0) != 0;
 	cfg->keep = env_unsigned("UNIONFUSE_DIFF_KEEP", 0) != 0;
 	cfg->out_dir = env_or("UNIONFUSE_DIFF_OUT", ".");
 	cfg->marks = parse_marks(env_or("UNIONFUSE_DIFF_MARKERS", "all"));
@@ -298,7 +300,7 @@ static void worker(const struct config *cfg, struct shared *sh, unsigned id)
 {
 	char *dir = xasprintf("%s/w%u", cfg->tmp, id);
 	struct run_cfg rc = {
-		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name,
+		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name, .metacopy = cfg->metacopy,
 		.selftest = cfg->selftest, .dir = dir, .beat = &sh->worker[id].beat,
 	};
 	unsigned i;
@@ -441,7 +443,7 @@ static int replay(const struct config *cfg, struct testcase *tc)
 	struct strbuf report = { 0 }, out = { 0 }, sig = { 0 };
 	char *dir = xasprintf("%s/replay", cfg->tmp);
 	struct run_cfg rc = {
-		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name,
+		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name, .metacopy = cfg->metacopy,
 		.selftest = cfg->selftest, .dir = dir, .trace = cfg->verbose,
 	};
 	enum run_status st;

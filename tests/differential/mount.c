@@ -31,6 +31,8 @@ static char *options(const struct mount_req *req)
 	for (int i = req->nlower - 1; i >= 0; i--)
 		sb_addf(&sb, "%s/l%d%s", req->lowers, i, i ? ":" : "");
 	sb_addf(&sb, ",upperdir=%s,workdir=%s", req->upper, req->work);
+	if (req->metacopy && req->kind != FS_KERNEL)
+		sb_add(&sb, ",metacopy");
 	return sb.s;
 }
 
@@ -39,7 +41,8 @@ static int mount_kernel(const struct mount_req *req, struct strbuf *err)
 	char *opts = options(req), *full;
 	int ret = 0;
 
-	full = xasprintf("%s,redirect_dir=on,index=off,metacopy=off", opts);
+	full = xasprintf("%s,redirect_dir=on,index=off,metacopy=%s", opts,
+			 req->metacopy ? "on" : "off");
 	if (mount("overlay", req->mnt, "overlay", 0, full) < 0) {
 		sb_addf(err, "mount -t overlay -o %s %s: %s", full, req->mnt, strerror(errno));
 		ret = -1;

@@ -2,6 +2,8 @@
 #ifndef DIFF_MOUNT_H
 #define DIFF_MOUNT_H
 
+#include <stdbool.h>
+
 #include "util.h"
 
 enum fs_kind {
@@ -16,6 +18,7 @@ struct mount_req {
 	int nlower;
 	const char *upper, *work, *mnt;
 	const char *log;        /* FS_FUSE: file receiving the program's output */
+	bool metacopy;          /* metacopy=on (kernel) / -o metacopy (FUSE) */
 };
 
 /* Mounts; on failure appends the reason to err and returns -1. */

@@ -41,11 +41,13 @@ static const struct deliberate deliberate[] = {
 		"\"unknown\" of find(1)) and the real count otherwise; counting "
 		"subdirectories is as right. So each side must say 1 or 2 + its number of "
 		"subdirectories, shown as nlink=ok; any other count is compared as is" },
-	{ "rename: kernel EXDEV", "overlayfs refuses to rename a directory "
+	{ "rename, link: kernel EXDEV", "overlayfs refuses to rename a directory "
 		"when the redirect it would record is longer than redirect_max (256 bytes: "
 		"deep paths with 255-byte names), before any other check; unionfuse must "
 		"rename (DESIGN 4), or fail for the reason POSIX gives (ENOTEMPTY, ...). "
-		"The sequence stops there as passed: the trees rightly differ from then on" },
+		"The sequence stops there as passed: the trees rightly differ from then on. "
+		"With metacopy=on, a link of a lower file records a redirect too, and "
+		"fails the same way" },
 	{ "rename between two names of one file", "POSIX makes it a no-op (also for "
 		"an exchange: nothing changes); overlayfs "
 		"with index=off gives each name of a lower hard link its own inode and "
@@ -68,7 +70,10 @@ static const struct deliberate deliberate[] = {
 		"attributes are the same either way, but overlayfs' copy-up breaks a "
 		"lower hard link. So a create of an existing file without O_TRUNC, or a "
 		"write of 0 bytes, on a file with st_nlink > 1 after which the trees "
-		"differ ends the sequence there, as passed" },
+		"differ ends the sequence there, as passed. With metacopy=on "
+		"(UNIONFUSE_DIFF_METACOPY) the same holds for every regular file: "
+		"overlayfs copies the data of a file whose upper copy holds only metadata "
+		"at that open, in place, and its mtime takes the clock's time" },
 	{ "readdir order, . and ..", "POSIX leaves the order unspecified: names are "
 		"compared sorted, with their d_type" },
 };
@@ -124,7 +129,8 @@ void policy_render_dir_nlink(nlink_t nlink, size_t subdirs, struct strbuf *out)
 
 bool policy_accept_divergence(const struct op *op, const char *ref, const char *tested)
 {
-	return op->kind == OP_RENAME && !strcmp(ref, "EXDEV") && strcmp(tested, "EXDEV") != 0;
+	return (op->kind == OP_RENAME || op->kind == OP_LINK) && !strcmp(ref, "EXDEV") &&
+	       strcmp(tested, "EXDEV") != 0;
 }
 
 static bool names_one_file(int root, const struct op *op)
@@ -174,7 +180,7 @@ bool policy_tree_rename_links(const struct op *op, int ref_root)
 		(op->flags == RENAME_EXCHANGE && holds_linked_file(ref_root, op->path2)));
 }
 
-bool policy_open_without_change(const struct op *op, int ref_root)
+bool policy_open_without_change(const struct op *op, int ref_root, bool metacopy)
 {
 	bool opens = (op->kind == OP_CREATE && !(op->flags & O_TRUNC)) ||
 		     ((op->kind == OP_WRITE || op->kind == OP_APPEND) && op->len == 0);
@@ -182,7 +188,7 @@ bool policy_open_without_change(const struct op *op, int ref_root)
 
 	/* Followed, as the open follows a symlink to its file. */
 	return opens && fstatat(ref_root, op->path, &st, 0) == 0 &&
-	       S_ISREG(st.st_mode) && st.st_nlink > 1;
+	       S_ISREG(st.st_mode) && (st.st_nlink > 1 || metacopy);
 }
 
 bool policy_failed_rename(const struct op *op, const char *result)

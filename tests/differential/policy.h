@@ -29,8 +29,8 @@ bool policy_accept_divergence(const struct op *op, const char *ref, const char *
 /* A rename of a directory that holds a hard-linked file (see the table). */
 bool policy_tree_rename_links(const struct op *op, int ref_root);
 /* Before op: an open for writing that changes nothing, of a hard-linked
- * file (see the table). */
-bool policy_open_without_change(const struct op *op, int ref_root);
+ * file, or of any file under METACOPY (see the table). */
+bool policy_open_without_change(const struct op *op, int ref_root, bool metacopy);
 /* A rename both sides refused with ENOTEMPTY (see the table). */
 bool policy_failed_rename(const struct op *op, const char *result);
 bool policy_one_file_rename(const struct op *op, int ref_root, int tested_root);

@@ -63,7 +63,7 @@ static int mount_layers(struct ctx *c, enum fs_kind kind, const char *lowers,
 	struct mount_req req = {
 		.kind = kind, .fuse_bin = c->cfg->fuse_bin, .lowers = lowers,
 		.nlower = c->tc->stack.nlower, .upper = upper, .work = work,
-		.mnt = mnt, .log = c->log,
+		.mnt = mnt, .log = c->log, .metacopy = c->cfg->metacopy,
 	};
 	struct strbuf err = { 0 };
 	int ret = mount_side(&req, &err);
@@ -145,7 +145,7 @@ static bool op_differs(struct ctx *c, size_t i)
 
 	heartbeat(c->cfg);
 	one_file = policy_one_file_rename(op, c->a.root, c->b.root);
-	lazy_copyup = policy_open_without_change(op, c->a.root);
+	lazy_copyup = policy_open_without_change(op, c->a.root, c->cfg->metacopy);
 	tree_links = policy_tree_rename_links(op, c->a.root);
 	ops_apply(c->a.root, c->a.mnt, op, &ra);
 	ops_apply(c->b.root, c->b.mnt, op, &rb);

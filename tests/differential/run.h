@@ -11,6 +11,7 @@ struct run_cfg {
 	const char *fuse_bin;   /* the implementation under test */
 	const char *fuse_name;  /* how reports call it */
 	bool selftest;          /* kernel overlayfs on both sides, kernel copies */
+	bool metacopy;          /* both sides copy metadata only for new attributes */
 	const char *dir;        /* this worker's scratch directory */
 	bool trace;             /* print every operation's outcome on both sides */
 	volatile long *beat;    /* if set: CLOCK_MONOTONIC seconds of the latest

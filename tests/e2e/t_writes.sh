@@ -56,6 +56,37 @@ test_first_change_copies_up_with_mode_owner_mtime_xattrs() {
                 "$(stat -c '%a %u:%g %s %.9Y' "$T/m/dir/f")"
 }
 
+# -o metacopy: a chmod of a large lower file copies no data; reads go to
+# the lower file until the first write brings the data up; kernel overlayfs
+# (metacopy=on) reads the same upper layer.
+test_metacopy_chmod_copies_no_data_until_the_first_write() {
+        local base upper sum
+        base=$(mkd base) upper=$(mkd upper)
+        head -c 32M /dev/urandom > "$base/big"
+        touch -d '2019-05-06 07:08:09 UTC' "$base/big"
+        sum=$(md5sum < "$base/big")
+        UF_OPTS=metacopy uf_mount "$T/m" "$upper" "$base"
+        expect_ok "chmod" chmod 0600 "$T/m/big"
+        expect_eq "upper copy: size, no blocks" "33554432 0" "$(stat -c '%s %b' "$upper/big")"
+        expect_xattr "$upper/big" trusted.overlay.metacopy ""
+        expect_eq "data through the mount" "$sum" "$(md5sum < "$T/m/big")"
+        expect_match "explain" "copied up: yes \(metadata only: its data is read from layer 0 \(base\)\)" \
+                "$("$UF" explain "$T/m/big")"
+        expect_eq "du through the mount: the data's blocks" "$(stat -c %b "$base/big")" \
+                "$(stat -c %b "$T/m/big")"
+        unmount "$T/m"
+        KOV_OPTS=redirect_dir=on,index=off,metacopy=on kov_mount "$T/k" "$upper" "$T/kwork" "$base"
+        expect_eq "kernel overlayfs reads it below" "$sum" "$(md5sum < "$T/k/big")"
+        expect_eq "and shows the new mode" 600 "$(stat -c %a "$T/k/big")"
+        unmount "$T/k"
+        UF_OPTS=metacopy uf_mount "$T/m" "$upper" "$base"
+        printf 'end' >> "$T/m/big"
+        expect_no_xattr "$upper/big" trusted.overlay.metacopy
+        expect_eq "data in the upper copy" "$sum" "$(head -c 33554432 "$upper/big" | md5sum)"
+        expect_eq "mode and size" "600 33554435" "$(stat -c '%a %s' "$upper/big")"
+        expect_eq "the lower file" "$sum" "$(md5sum < "$base/big")"
+}
+
 test_copy_up_keeps_a_3000_byte_xattr_value() {
         local base upper value
         base=$(mkd base) upper=$(mkd upper)

@@ -92,6 +92,18 @@ test_redirected_directory_is_refused() {
         expect_absent "$T/l.tar.tmp"
 }
 
+# A metacopy upper file has its data in a lower layer, which commit does
+# not see: refused, by name, rather than written out as zeros.
+test_metadata_only_file_is_refused() {
+        U=$(mkd up)
+        truncate -s 10 "$U/meta"
+        setfattr -n trusted.overlay.metacopy -v "" "$U/meta"
+        uf_run commit "$U" -o "$T/l.tar"
+        expect_eq "exit status" 1 "$RC"
+        expect_match "message" "/up/meta: holds only metadata" "$ERR"
+        expect_absent "$T/l.tar"
+}
+
 test_missing_output_is_a_usage_error() {
         U=$(mkd up)
         uf_run commit "$U"
