@@ -471,6 +471,7 @@ static int data_restore_meta(int fd, const struct stat *st, const char *caps, ss
 	return futimens(fd, ts) < 0 ? -errno : 0;
 }
 
+/* LAYER < 0: no data was copied, the file being emptied. */
 static void trace_data_copyup(struct ufs *u, struct node *node, int layer, off_t size,
 			      double start)
 {
@@ -478,23 +479,46 @@ static void trace_data_copyup(struct ufs *u, struct node *node, int layer, off_t
 	char from[TRACE_LAYER_MAX], what[48];
 
 	trace_size(size, what, sizeof(what));
-	trace_line(u, "copy-up data of %s from %s into its upper copy: %s, %.1f ms", path,
-		   trace_layer(u, layer, from), what, trace_now_ms() - start);
+	if (layer < 0)
+		trace_line(u, "copy-up data of %s: none, it is truncated to 0, %.1f ms", path,
+			   trace_now_ms() - start);
+	else
+		trace_line(u, "copy-up data of %s from %s into its upper copy: %s, %.1f ms", path,
+			   trace_layer(u, layer, from), what, trace_now_ms() - start);
 	free(path);
+}
+
+/* Give UFD, NODE's upper copy (of stat ST), its data from below, or, for
+ * WITH_DATA false, empty it. *LAYER: where the data was read, -1 if not. */
+static int data_in(struct ufs *u, struct node *node, int ufd, const struct stat *st,
+		   bool with_data, int *layer)
+{
+	int dfd, err;
+
+	*layer = -1;
+	if (!with_data)
+		return ftruncate(ufd, 0) < 0 ? -errno : 0;
+	dfd = metacopy_open_data(u, node, O_RDONLY, layer);
+	if (dfd < 0)
+		return dfd;
+	err = copy_data(dfd, ufd, st->st_size);
+	close(dfd);
+	return err;
 }
 
 /* NODE's upper copy holds only its metadata: copy its data in, in place
  * (its hard links, its inode number and the files open on it stay), then
  * drop the mark. Until the mark goes, its data is read below: a crash
- * halfway loses nothing. */
-static int copyup_meta_data(struct ufs *u, struct node *node)
+ * halfway loses nothing. WITH_DATA false: the file is being truncated to
+ * 0, and is emptied instead. */
+static int copyup_meta_data(struct ufs *u, struct node *node, bool with_data)
 {
 	double start = u->trace ? trace_now_ms() : 0;
 	char caps[256];
-	ssize_t caps_len;
+	ssize_t caps_len = -1;
 	struct stat st;
 	struct at at;
-	int ufd, dfd, layer, err = at_open(u, node, u->upper, &at);
+	int ufd, layer = -1, err = at_open(u, node, u->upper, &at);
 
 	if (err)
 		return err;
@@ -503,19 +527,16 @@ static int copyup_meta_data(struct ufs *u, struct node *node)
 	at_close(u, &at);
 	if (err)
 		return err;
-	dfd = metacopy_open_data(u, node, O_RDONLY, &layer);
-	err = dfd < 0 ? dfd : 0;
-	if (!err && fstat(ufd, &st) < 0)
+	if (fstat(ufd, &st) < 0)
 		err = -errno;
-	caps_len = err ? -1 : fgetxattr(ufd, "security.capability", caps, sizeof(caps));
+	else
+		caps_len = fgetxattr(ufd, "security.capability", caps, sizeof(caps));
 	if (!err)
-		err = copy_data(dfd, ufd, st.st_size);
+		err = data_in(u, node, ufd, &st, with_data, &layer);
 	if (!err)
 		err = data_restore_meta(ufd, &st, caps, caps_len);
 	if (!err)
 		err = metacopy_unmark(ufd);
-	if (dfd >= 0)
-		close(dfd);
 	close(ufd);
 	if (err)
 		return err;
@@ -540,10 +561,10 @@ static int copyup_node(struct ufs *u, struct node *node, bool with_data, bool ma
 		err = copyup_one(u, node, with_data, may_unlock, meta_only);
 	if (err < 0)
 		return err;
-	/* Any other change needs the data too (a truncation to 0 as well:
-	 * the mark must go). */
+	/* Any other change needs the data too; a truncation to 0 only
+	 * needs the mark gone. */
 	if (!meta_only && node->type == S_IFREG && metacopy_pending(u, node))
-		return copyup_meta_data(u, node);
+		return copyup_meta_data(u, node, with_data);
 	return 0;
 }
 

@@ -284,3 +284,22 @@ Test(metacopy, a_file_whose_data_is_nowhere_fails_to_read_but_can_be_removed)
 	cr_assert_eq(u_unlink(fx, "lost"), 0);
 	cr_assert_not(real_exists(fx, "upper/lost"));
 }
+
+/* Emptying a file that holds only metadata reads none of its data. */
+Test(metacopy, a_truncation_to_0_needs_no_data)
+{
+	struct fx *fx = metacopy_fx();
+	struct stat attr = { .st_size = 0 }, out;
+	int fd;
+
+	fd = open(fx_path(fx, "upper/lost"), O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 10), 0);
+	close(fd);
+	cr_assert_eq(lsetxattr(fx_path(fx, "upper/lost"), MARK, "", 0, 0), 0);
+	fx_remount(fx);
+	cr_assert_eq(ufs_setattr(fx->u, u_lookup(fx, "lost"), &attr, UFS_SET_SIZE, -1, &out), 0);
+	cr_assert_eq(out.st_size, 0);
+	cr_assert_null(real_xattr(fx, "upper/lost", MARK));
+	cr_assert_str_eq(u_read(fx, "lost"), "");
+}
