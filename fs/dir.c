@@ -197,6 +197,9 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 		atomic_store(&node->layers_final, true);
 		atomic_store(&node->view_built, true);
 	}
+	/* A new file, or a name of a whole one: none holds only metadata. */
+	if (S_ISREG(type))
+		node->data_checked = true;
 	if (old) {
 		node->lower_positive = old->lower_positive;
 		view_remove(dir, old);
