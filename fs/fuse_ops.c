@@ -114,6 +114,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	}
+	/* No OPENDIR and RELEASEDIR either: listings come without a handle
+	 * and are read straight from the view (ufs_readdir_from), and the
+	 * kernel caches them as it did with cache_readdir. A walk the kernel
+	 * has cached then asks the daemon nothing at all. */
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT)
+		f->no_opendir = true;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -489,8 +495,13 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dir_snapshot *snap;
-	int err = ufs_opendir(ufs_of(req), node_of(req, ino), &snap);
+	int err;
 
+	if (uf(req)->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	err = ufs_opendir(ufs_of(req), node_of(req, ino), &snap);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -531,31 +542,30 @@ static ssize_t add_plus(fuse_req_t req, fuse_ino_t ino, char *p, size_t rem,
 	return (ssize_t)size;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi, bool plus)
+/* Reply to a READDIR(PLUS) with the entries of SNAP from index FIRST on,
+ * as many as fit in SIZE bytes. */
+static void reply_entries(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  const struct dir_snapshot *snap, size_t first, bool plus)
 {
-	struct dir_snapshot *snap = (struct dir_snapshot *)(uintptr_t)fi->fh;
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size, i;
 
-	int err = off == 0 ? ufs_readdir_start(ufs_of(req), node_of(req, ino), snap) : 0;
-
-	if (!buf || err) {
-		fuse_reply_err(req, buf ? -err : ENOMEM);
-		free(buf);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	for (i = (size_t)off; i < snap->count; i++) {
+	for (i = first; i < snap->count; i++) {
 		const struct dir_entry *de = &snap->entries[i];
 		ssize_t n;
 
 		if (plus) {
-			n = add_plus(req, ino, p, rem, de, (off_t)i + 1);
+			n = add_plus(req, ino, p, rem, de, (off_t)de->next_off);
 			if (n < 0)
 				continue;
 		} else {
 			struct stat st = { .st_ino = de->ino, .st_mode = de->type };
-			size_t need = fuse_add_direntry(req, p, rem, de->name, &st, (off_t)i + 1);
+			size_t need = fuse_add_direntry(req, p, rem, de->name, &st,
+							(off_t)de->next_off);
 
 			n = need > rem ? 0 : (ssize_t)need;
 		}
@@ -566,6 +576,50 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	fuse_reply_buf(req, buf, size - rem);
 	free(buf);
+}
+
+struct entry_size_ctx {
+	fuse_req_t req;
+	bool plus;
+};
+
+/* What one entry named NAME takes in a reply (libfuse tells, given no buffer). */
+static size_t entry_size(void *ctx, const char *name)
+{
+	const struct entry_size_ctx *c = ctx;
+
+	if (c->plus)
+		return fuse_add_direntry_plus(c->req, NULL, 0, name, NULL, 0);
+	return fuse_add_direntry(c->req, NULL, 0, name, NULL, 0);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct dir_snapshot *snap = (struct dir_snapshot *)(uintptr_t)fi->fh;
+	struct entry_size_ctx ctx = { .req = req, .plus = plus };
+	struct readdir_budget budget = { .bytes = size, .entry_size = entry_size, .ctx = &ctx };
+	struct dir_snapshot part;
+	int err;
+
+	if (!snap) {
+		/* No OPENDIR: straight from the view, offsets are cookies. */
+		err = ufs_readdir_from(ufs_of(req), node_of(req, ino), (uint64_t)off, &budget,
+				       &part);
+		if (err) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+		reply_entries(req, ino, size, &part, 0, plus);
+		ufs_readdir_done(&part);
+		return;
+	}
+	err = off == 0 ? ufs_readdir_start(ufs_of(req), node_of(req, ino), snap) : 0;
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	reply_entries(req, ino, size, snap, (size_t)off, plus);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -583,6 +637,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
+	/* fh 0 (no OPENDIR): nothing was opened. */
 	ufs_releasedir((struct dir_snapshot *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }

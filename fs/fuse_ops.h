@@ -14,6 +14,7 @@ struct ufuse {
 	double timeout;    /* entry and attribute cache lifetime, seconds */
 	bool copyup_on_open; /* keep OPEN requests: copy up at open for writing */
 	bool no_open;      /* the kernel opens files without asking (op_init) */
+	bool no_opendir;   /* and directories (op_init) */
 };
 
 extern const struct fuse_lowlevel_ops ufuse_ops;

@@ -28,6 +28,7 @@ struct node *node_new(const char *name, mode_t type, int top)
 	node->lower_layer = -1;
 	node->stop_after = -1;
 	node->data_layer = -1;
+	node->last_cookie = 2; /* . and .. */
 	pthread_mutex_init(&node->lock, NULL);
 	return node;
 }
@@ -52,6 +53,7 @@ void node_free_view(struct node *dir)
 {
 	struct node *child, *tmp;
 
+	dir->list_next = NULL;
 	HASH_ITER(hh, dir->children, child, tmp) {
 		HASH_DEL(dir->children, child);
 		child->parent = NULL;
@@ -85,11 +87,16 @@ void view_add(struct node *dir, struct node *child)
 {
 	child->parent = dir;
 	child->detached = false;
+	/* uthash keeps names in the order they were added: cookies rise
+	 * along it. */
+	child->cookie = ++dir->last_cookie;
 	HASH_ADD_KEYPTR(hh, dir->children, child->name, strlen(child->name), child);
 }
 
 void view_remove(struct node *dir, struct node *child)
 {
+	if (dir->list_next == child)
+		dir->list_next = NULL;
 	HASH_DEL(dir->children, child);
 	child->parent = NULL;
 }

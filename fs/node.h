@@ -45,6 +45,14 @@ struct node {
 	atomic_bool layers_final; /* dl cut at the first opaque layer [self] */
 	atomic_bool view_built;   /* children is the complete merged view [self] */
 	struct node *children;    /* [tree] the merged view */
+	uint64_t last_cookie;     /* [tree] the cookie the latest child took */
+	struct node *list_next;   /* [self] where the latest listing read stopped */
+	uint64_t list_next_after; /* [self] the cookie it stopped after */
+
+	/* in a directory's view */
+	uint64_t cookie;          /* [tree] its place in the listing, which is
+				   * in the order names joined the view (. and ..
+				   * are 1 and 2); the offset of the next entry */
 
 	/* state used only while a view is built */
 	int decided_at;           /* layer that decided this name */
@@ -73,6 +81,7 @@ void node_free_view(struct node *dir);
 void node_free_tree(struct node *node);
 
 struct node *view_find(struct node *dir, const char *name);
+/* CHILD joins DIR's view, after every name there (a new cookie). */
 void view_add(struct node *dir, struct node *child);
 void view_remove(struct node *dir, struct node *child);
 

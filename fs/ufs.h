@@ -185,6 +185,7 @@ struct dir_entry {
 	char *name;
 	mode_t type;
 	ino_t ino;
+	uint64_t next_off;        /* ufs_readdir_from: the offset after it */
 };
 struct dir_snapshot {
 	struct dir_entry *entries;
@@ -194,5 +195,19 @@ int ufs_opendir(struct ufs *u, struct node *dir, struct dir_snapshot **out);
 /* (Re)take the snapshot, for a read at offset 0: a listing starts. */
 int ufs_readdir_start(struct ufs *u, struct node *dir, struct dir_snapshot *snap);
 void ufs_releasedir(struct dir_snapshot *snap);
+/* Without an open handle (no OPENDIR requests): the entries of DIR's
+ * listing after offset OFF that fit in BUDGET bytes (ENTRY_SIZE tells what
+ * one takes), straight from its view, into OUT (free it with
+ * ufs_readdir_done). Offsets are cookies that stay with a name while it is
+ * in the view: a name added during a listing may be listed or not, one
+ * removed is not, every other comes exactly once, as POSIX has it. */
+struct readdir_budget {
+	size_t bytes;
+	size_t (*entry_size)(void *ctx, const char *name);
+	void *ctx;
+};
+int ufs_readdir_from(struct ufs *u, struct node *dir, uint64_t off,
+		     const struct readdir_budget *budget, struct dir_snapshot *out);
+void ufs_readdir_done(struct dir_snapshot *snap);
 
 #endif
