@@ -493,15 +493,23 @@ static void trace_data_copyup(struct ufs *u, struct node *node, int layer, off_t
 static int data_in(struct ufs *u, struct node *node, int ufd, const struct stat *st,
 		   bool with_data, int *layer)
 {
+	struct stat dst;
 	int dfd, err;
 
 	*layer = -1;
 	if (!with_data)
 		return ftruncate(ufd, 0) < 0 ? -errno : 0;
-	dfd = metacopy_open_data(u, node, O_RDONLY, layer);
+	/* O_NONBLOCK: a lower file swapped for a FIFO must not hold the
+	 * tree lock forever. */
+	dfd = metacopy_open_data(u, node, O_RDONLY | O_NONBLOCK, layer);
 	if (dfd < 0)
 		return dfd;
-	err = copy_data(dfd, ufd, st->st_size);
+	if (fstat(dfd, &dst) < 0)
+		err = -errno;
+	else if (!S_ISREG(dst.st_mode))
+		err = -EIO;
+	else
+		err = copy_data(dfd, ufd, st->st_size);
 	close(dfd);
 	return err;
 }
