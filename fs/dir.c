@@ -111,63 +111,110 @@ static int set_new_owner(struct ufs *u, int dirfd, const char *name, uid_t uid, 
 			   st.st_uid != uid || st.st_gid != gid;
 	if (do_chown)
 		err = owner_set(u, dirfd, name, uid, gid, type_of[kind] | (mode & ~S_IFMT));
-	if (err)
+	if (err || kind == NEW_SYMLINK || !(mode & (S_ISUID | S_ISGID)))
 		return err;
-	if (kind != NEW_SYMLINK && (mode & (S_ISUID | S_ISGID)) &&
-	    fchmodat(dirfd, name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+	/* The permission bits are the filesystem's (a default ACL may have
+	 * set them): only the set-id bits are added. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(dirfd, name, (st.st_mode & 0777) | (mode & 07000), AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }
 
-/* Put WORK/TMP at NAME in the upper directory UDIRFD, in place of the
- * upper whiteout(s) WH. A device whiteout is swapped out atomically. */
-static int install_over_whiteout(struct ufs *u, const char *tmp, int udirfd,
-				 const char *name, int wh)
+/* Put TDIR/TMP (in work/) at NAME in the upper directory UDIRFD, in place
+ * of the upper whiteout(s) WH. A device whiteout is swapped out atomically. */
+static int install_over_whiteout(int tdir, const char *tmp, int udirfd, const char *name,
+				 int wh)
 {
 	if (wh & WH_AT_NAME) {
-		if (renameat2(u->work_fd, tmp, udirfd, name, RENAME_EXCHANGE) < 0)
+		if (renameat2(tdir, tmp, udirfd, name, RENAME_EXCHANGE) < 0)
 			return -errno;
-		util_remove_tree(u->work_fd, tmp);
-	} else if (renameat2(u->work_fd, tmp, udirfd, name, RENAME_NOREPLACE) < 0) {
+		util_remove_tree(tdir, tmp);
+	} else if (renameat2(tdir, tmp, udirfd, name, RENAME_NOREPLACE) < 0) {
 		return -errno;
 	}
 	return whiteout_remove(udirfd, name, wh & WH_AUFS_FILE);
+}
+
+/* Where an entry replacing whiteout(s) WH of the upper directory UDIRFD is
+ * made before it is swapped in: work/, or a scratch directory there with
+ * UDIRFD's default ACL, for the entry to inherit it (acl.c). *STAGING is
+ * that directory's name, "" if none. */
+static int new_entry_place(struct ufs *u, int udirfd, int wh, bool inherits, char *staging,
+			   int *tdir)
+{
+	*staging = '\0';
+	*tdir = udirfd;
+	if (!wh)
+		return 0;
+	*tdir = u->work_fd;
+	if (!inherits)
+		return 0;
+	return acl_staging_open(u, udirfd, staging, UFS_TMPNAME_MAX, tdir);
+}
+
+static void new_entry_place_done(struct ufs *u, const char *staging, int tdir)
+{
+	if (!*staging)
+		return;
+	close(tdir);
+	util_remove_tree(u->work_fd, staging);
+}
+
+/* Undo a new entry made at TDIR/TNAME, NE->fd included. */
+static void new_entry_undo(const struct new_entry *ne, int tdir, const char *tname)
+{
+	if (ne->kind == NEW_FILE)
+		close(ne->fd);
+	util_remove_tree(tdir, tname);
+}
+
+/* Make the entry NE at TDIR/TNAME with its owner and set-id bits, and opaque
+ * if it is a directory replacing a whiteout (it must not show what lies
+ * below). Nothing is left behind on failure. */
+static int new_entry_make(struct ufs *u, int udirfd, int tdir, const char *tname,
+			  struct new_entry *ne, const struct ufs_cred *cred, mode_t mode, bool wh)
+{
+	/* Made in work/, the entry takes its group from there: chown it. */
+	bool do_chown;
+	uid_t uid;
+	gid_t gid;
+	int err;
+
+	do_chown = new_owner(u, udirfd, cred, &uid, &gid, &mode, ne->kind) || wh;
+	if (ne->kind == NEW_LINK)
+		return link_object(u, ne->link_src, tdir, tname);
+	err = make_object(tdir, tname, ne, mode);
+	if (err)
+		return err;
+	err = set_new_owner(u, tdir, tname, uid, gid, mode, ne->kind, do_chown);
+	if (!err && ne->kind == NEW_DIR && wh)
+		err = opaque_mark(tdir, tname, u->whiteout_format);
+	if (err)
+		new_entry_undo(ne, tdir, tname);
+	return err;
 }
 
 static int new_entry_create(struct ufs *u, int udirfd, const char *name, struct node *old,
 			    struct new_entry *ne, const struct ufs_cred *cred)
 {
 	int wh = old ? old->upper_wh : 0;
-	char tmp[UFS_TMPNAME_MAX];
-	int tdir = wh ? u->work_fd : udirfd;
-	const char *tname = wh ? tmp : name;
-	mode_t mode = ne->mode;
-	bool do_chown;
-	uid_t uid;
-	gid_t gid;
-	int err;
+	char tmp[UFS_TMPNAME_MAX], staging[UFS_TMPNAME_MAX];
+	bool inherits = ne->kind != NEW_LINK && acl_dir_has_default(udirfd);
+	mode_t mode = inherits ? ne->mode : ne->mode & ~(cred->umask & 0777);
+	int tdir, err;
 
-	ufs_tmpname(u, tmp, sizeof(tmp));
-	/* Made in work/, the entry takes its group from there: chown it. */
-	do_chown = new_owner(u, udirfd, cred, &uid, &gid, &mode, ne->kind) || wh;
-	if (ne->kind == NEW_LINK)
-		err = link_object(u, ne->link_src, tdir, tname);
-	else
-		err = make_object(tdir, tname, ne, mode);
+	err = new_entry_place(u, udirfd, wh, inherits, staging, &tdir);
 	if (err)
 		return err;
-	if (ne->kind != NEW_LINK)
-		err = set_new_owner(u, tdir, tname, uid, gid, mode, ne->kind, do_chown);
-	/* A directory replacing a whiteout must not show what lies below. */
-	if (!err && ne->kind == NEW_DIR && wh)
-		err = opaque_mark(tdir, tname, u->whiteout_format);
-	if (!err && wh)
-		err = install_over_whiteout(u, tmp, udirfd, name, wh);
-	if (err) {
-		if (ne->kind == NEW_FILE && ne->fd >= 0)
-			close(ne->fd);
-		util_remove_tree(tdir, tname);
+	ufs_tmpname(u, tmp, sizeof(tmp));
+	err = new_entry_make(u, udirfd, tdir, wh ? tmp : name, ne, cred, mode, wh);
+	if (!err && wh) {
+		err = install_over_whiteout(tdir, tmp, udirfd, name, wh);
+		if (err)
+			new_entry_undo(ne, tdir, tmp);
 	}
+	new_entry_place_done(u, staging, tdir);
 	return err;
 }
 
@@ -309,7 +356,7 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 	     struct node **out, struct stat *st)
 {
 	struct new_entry ne = { .kind = NEW_LINK, .link_src = node };
-	const struct ufs_cred none = { 0, 0 };
+	const struct ufs_cred none = { .uid = 0, .gid = 0 };
 	int err;
 
 	if (ufs_read_only(u))

@@ -35,7 +35,7 @@ static struct ufs_cred cred_of(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
-	return (struct ufs_cred){ .uid = ctx->uid, .gid = ctx->gid };
+	return (struct ufs_cred){ .uid = ctx->uid, .gid = ctx->gid, .umask = ctx->umask };
 }
 
 /* Names of one upper file are separate kernel inodes here: their cached
@@ -134,10 +134,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	/* POSIX ACLs, kept in the layers as system.posix_acl_* xattrs, are
-	 * enforced by the kernel as for a local filesystem. The kernel still
-	 * applies the umask to new entries (no FUSE_CAP_DONT_MASK). */
+	 * enforced by the kernel as for a local filesystem. The umask of a
+	 * new entry is left to the union, which knows whether a default ACL
+	 * replaces it (acl.c). */
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
+	if (conn->capable & FUSE_CAP_DONT_MASK)
+		conn->want |= FUSE_CAP_DONT_MASK;
 	/* Large requests: fewer round trips for big reads and writes. */
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;

@@ -39,6 +39,14 @@ int ufs_whiteout_device(struct ufs *u, int dirfd, const char *name);
  * next mount removes. */
 #define UFS_SHARED_WHITEOUT "#whiteout"
 
+/* acl.c: whether the directory DIRFD has a default ACL, which replaces
+ * the umask of a new entry there (the filesystem applies it). */
+bool acl_dir_has_default(int dirfd);
+/* A scratch directory of work/ (its NAME of SIZE bytes and an O_PATH *FD)
+ * with the default ACL of DIRFD: an entry made in it gets what it would
+ * get in DIRFD. */
+int acl_staging_open(struct ufs *u, int dirfd, char *name, size_t size, int *fd);
+
 /* Attributes of the node as the merged view shows them. [tree] */
 int node_stat(struct ufs *u, struct node *node, struct stat *st);
 

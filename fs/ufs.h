@@ -44,6 +44,9 @@ struct ufs_config {
 struct ufs_cred {
 	uid_t uid;
 	gid_t gid;
+	/* Cleared from a new entry's mode, unless its directory has a
+	 * default ACL, which replaces the umask (acl.c). */
+	mode_t umask;
 };
 
 struct inomap;

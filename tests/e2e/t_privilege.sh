@@ -291,6 +291,29 @@ test_posix_acl_denying_a_user_is_enforced_like_the_kernel() {
                 append: probe append acl x'
 }
 
+# A directory whose default ACL grants a named user and the group rwx: new
+# entries take their modes from it, not from the umask.
+default_acl_dir() {     # DIR
+        mkdir "$1/shared"
+        # version 2; user_obj rwx, user:OTHER_UID rwx, group_obj rwx, mask rwx, other r-x
+        setfattr -n system.posix_acl_default -v "0x0200000001000700ffffffff02000700$(
+                printf '%08x' "$OTHER_UID" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/'
+                )04000700ffffffff10000700ffffffff20000500ffffffff" "$1/shared" ||
+                skip "no POSIX ACLs on this filesystem"
+        echo old > "$1/shared/gone"
+}
+
+test_a_default_acl_replaces_the_umask_like_the_kernel() {
+        three_roots default_acl_dir
+        expect_like_the_kernel "new entries under a default ACL, umask 022" env '
+                create: umask 022; touch shared/new && getfattr -e hex -n system.posix_acl_access shared/new | grep =
+                mkdir: umask 022; mkdir shared/d && getfattr -e hex -n system.posix_acl_default shared/d | grep =
+                nested: umask 077; touch shared/d/f && getfattr -e hex -n system.posix_acl_access shared/d/f | grep =
+                mknod: umask 022; mkfifo shared/fifo && stat -c %a shared/fifo
+                over-whiteout: umask 022; rm shared/gone && touch shared/gone && getfattr -e hex -n system.posix_acl_access shared/gone | grep =
+                no-acl: umask 027; touch plain && mkdir plaind && stat -c %a plain plaind'
+}
+
 trusted_xattr_file() {  # DIR
         echo t > "$1/tx"
         setfattr -n trusted.secret -v 1 "$1/tx"

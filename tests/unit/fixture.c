@@ -11,7 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-const struct ufs_cred fx_root = { 0, 0 };
+const struct ufs_cred fx_root = { .uid = 0, .gid = 0 };
 
 /* The fixture of the running test: each test runs in its own process. */
 static struct fx *current;

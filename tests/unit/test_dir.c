@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 TestSuite(dir, .fini = fx_cleanup);
@@ -318,7 +319,7 @@ Test(dir, chmod_of_lower_dir_copies_only_the_dir_and_keeps_it_merged)
 Test(dir, new_entries_belong_to_the_caller)
 {
 	struct fx *fx = fx_new(1);
-	const struct ufs_cred user = { 1000, 1001 };
+	const struct ufs_cred user = { .uid = 1000, .gid = 1001 };
 	struct stat st;
 	struct node *n;
 
@@ -336,7 +337,7 @@ Test(dir, new_entries_belong_to_the_caller)
 Test(dir, new_entries_in_a_setgid_lower_dir_take_its_group)
 {
 	struct fx *fx = fx_new(1);
-	const struct ufs_cred user = { 1000, 1001 };
+	const struct ufs_cred user = { .uid = 1000, .gid = 1001 };
 	struct stat st;
 	struct node *n;
 
@@ -393,4 +394,67 @@ Test(dir, unlinked_open_file_keeps_its_xattrs)
 	len = ufs_getxattr(fx->u, f, "user.a", value, sizeof(value));
 	cr_expect_eq(len, 1, "fgetxattr of an open unlinked file: %zd", len);
 	ufs_release(fx->u, h);
+}
+
+/* A default ACL of version 2: user_obj rwx, group_obj rwx, mask rwx, other r-x. */
+static const unsigned char group_rwx_default_acl[] = {
+	2, 0, 0, 0,
+	0x01, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+	0x04, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+	0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+	0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+};
+
+static void put_default_acl(struct fx *fx, const char *rel)
+{
+	if (setxattr(fx_path(fx, rel), "system.posix_acl_default", group_rwx_default_acl,
+		     sizeof(group_rwx_default_acl), 0) < 0)
+		cr_skip_test("no POSIX ACLs here: %s", strerror(errno));
+}
+
+static mode_t create_with_umask(struct fx *fx, const char *dir, const char *name, mode_t mode,
+				mode_t umask)
+{
+	const struct ufs_cred cred = { .uid = 0, .gid = 0, .umask = umask };
+	struct stat st;
+	struct node *n;
+
+	cr_assert_eq(ufs_mknod(fx->u, u_lookup(fx, dir), name, S_IFREG | mode, 0, &cred, &n, &st),
+		     0);
+	fx_keep(fx, n);
+	return st.st_mode & 07777;
+}
+
+Test(dir, the_callers_umask_applies_where_no_default_acl_is)
+{
+	struct fx *fx = fx_new(1);
+	const struct ufs_cred cred = { .uid = 0, .gid = 0, .umask = 027 };
+	struct stat st;
+	struct node *n;
+
+	put_dir(fx, "l0/d");
+	fx_mount(fx);
+	cr_assert_eq(create_with_umask(fx, "d", "f", 0666, 027), 0640);
+	cr_assert_eq(ufs_mkdir(fx->u, fx->u->root, "sub", 0777, &cred, &n, &st), 0);
+	fx_keep(fx, n);
+	cr_assert_eq(real_stat(fx, "upper/sub").st_mode & 07777, 0750);
+}
+
+/* POSIX: a default ACL replaces the umask. The group gets what the ACL
+ * and the mode asked for allow (rw-), not what a umask of 077 would leave. */
+Test(dir, a_default_acl_replaces_the_umask)
+{
+	struct fx *fx = fx_new(1);
+
+	put_dir(fx, "l0/d");
+	put_default_acl(fx, "l0/d");
+	put_file(fx, "l0/d/gone", "old");
+	fx_mount(fx);
+	cr_assert_eq(create_with_umask(fx, "d", "f", 0666, 077), 0664);
+	cr_assert_eq(real_stat(fx, "upper/d/f").st_mode & 07777, 0664);
+	/* Made away from the directory, then swapped in over the whiteout. */
+	cr_assert_eq(ufs_unlink(fx->u, u_lookup(fx, "d"), "gone"), 0);
+	cr_assert_eq(create_with_umask(fx, "d", "gone", 0666, 077), 0664);
+	cr_assert_eq(real_stat(fx, "upper/d/gone").st_mode & 07777, 0664);
+	cr_assert_str_eq(work_scratch(fx), "");
 }
