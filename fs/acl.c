@@ -19,13 +19,17 @@
 
 #define ACL_DEFAULT_XATTR "system.posix_acl_default"
 
-bool acl_dir_has_default(int dirfd)
+bool acl_dir_has_default(struct node *dir, int udirfd)
 {
 	char path[LAYER_PROC_PATH_MAX];
 
-	/* The upper directory may be an O_PATH fd, which has no fgetxattr. */
-	layer_proc_path(dirfd, ".", path);
-	return lgetxattr(path, ACL_DEFAULT_XATTR, NULL, 0) > 0;
+	/* Known once per directory: through /proc (UDIRFD may be an O_PATH
+	 * fd, which has no fgetxattr) the check costs more than a create. */
+	if (dir->default_acl < 0) {
+		layer_proc_path(udirfd, ".", path);
+		dir->default_acl = lgetxattr(path, ACL_DEFAULT_XATTR, NULL, 0) > 0;
+	}
+	return dir->default_acl;
 }
 
 static int copy_default_acl(int from_dirfd, int to_dirfd)

@@ -195,12 +195,12 @@ static int new_entry_make(struct ufs *u, int udirfd, int tdir, const char *tname
 	return err;
 }
 
-static int new_entry_create(struct ufs *u, int udirfd, const char *name, struct node *old,
-			    struct new_entry *ne, const struct ufs_cred *cred)
+static int new_entry_create(struct ufs *u, struct node *dir, int udirfd, const char *name,
+			    struct node *old, struct new_entry *ne, const struct ufs_cred *cred)
 {
 	int wh = old ? old->upper_wh : 0;
 	char tmp[UFS_TMPNAME_MAX], staging[UFS_TMPNAME_MAX];
-	bool inherits = ne->kind != NEW_LINK && acl_dir_has_default(udirfd);
+	bool inherits = ne->kind != NEW_LINK && acl_dir_has_default(dir, udirfd);
 	mode_t mode = inherits ? ne->mode : ne->mode & ~(cred->umask & 0777);
 	int tdir, err;
 
@@ -295,7 +295,7 @@ static int create_entry(struct ufs *u, struct node *dir, const char *name, struc
 	if (!err)
 		err = at_open_self(u, dir, u->upper, &up);
 	if (!err)
-		err = new_entry_create(u, up.dirfd, name, old, ne, cred);
+		err = new_entry_create(u, dir, up.dirfd, name, old, ne, cred);
 	if (!err && u->trace && old && old->upper_wh)
 		trace_create_over(u, dir, name, ne->kind == NEW_DIR);
 	if (!err) {

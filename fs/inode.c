@@ -392,6 +392,7 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 		if (caps)
 			atomic_fetch_add(&u->caps_gen, 1);
 		at_close(u, &at);
+		node->default_acl = -1;
 	}
 	pthread_rwlock_unlock(&u->lock);
 	return err;

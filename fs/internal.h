@@ -39,9 +39,11 @@ int ufs_whiteout_device(struct ufs *u, int dirfd, const char *name);
  * next mount removes. */
 #define UFS_SHARED_WHITEOUT "#whiteout"
 
-/* acl.c: whether the directory DIRFD has a default ACL, which replaces
- * the umask of a new entry there (the filesystem applies it). */
-bool acl_dir_has_default(int dirfd);
+/* acl.c: whether the directory DIR, whose upper copy is UDIRFD, has a
+ * default ACL, which replaces the umask of a new entry there (the
+ * filesystem applies it). Kept in DIR until its xattrs change. [tree
+ * exclusive] */
+bool acl_dir_has_default(struct node *dir, int udirfd);
 /* A scratch directory of work/ (its NAME of SIZE bytes and an O_PATH *FD)
  * with the default ACL of DIRFD: an entry made in it gets what it would
  * get in DIRFD. */

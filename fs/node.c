@@ -29,6 +29,7 @@ struct node *node_new(const char *name, mode_t type, int top)
 	node->stop_after = -1;
 	node->data_layer = -1;
 	node->last_cookie = 2; /* . and .. */
+	node->default_acl = -1;
 	pthread_mutex_init(&node->lock, NULL);
 	return node;
 }

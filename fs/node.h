@@ -46,6 +46,8 @@ struct node {
 	atomic_bool view_built;   /* children is the complete merged view [self] */
 	struct node *children;    /* [tree] the merged view */
 	uint64_t last_cookie;     /* [tree] the cookie the latest child took */
+	int8_t default_acl;       /* [tree] whether its upper copy has a default
+				   * ACL (acl.c): 1 or 0; -1: not known yet */
 	struct node *list_next;   /* [self] where the latest listing read stopped */
 	uint64_t list_next_after; /* [self] the cookie it stopped after */
 

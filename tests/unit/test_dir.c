@@ -458,3 +458,20 @@ Test(dir, a_default_acl_replaces_the_umask)
 	cr_assert_eq(real_stat(fx, "upper/d/gone").st_mode & 07777, 0664);
 	cr_assert_str_eq(work_scratch(fx), "");
 }
+
+/* What a directory's ACL was is remembered: a change through the mount must
+ * be seen by the next create. */
+Test(dir, a_default_acl_set_through_the_mount_applies_to_the_next_entry)
+{
+	struct fx *fx = fx_new(1);
+
+	put_dir(fx, "l0/d");
+	fx_mount(fx);
+	cr_assert_eq(create_with_umask(fx, "d", "before", 0666, 077), 0600);
+	if (ufs_setxattr(fx->u, u_lookup(fx, "d"), "system.posix_acl_default",
+			 group_rwx_default_acl, sizeof(group_rwx_default_acl), 0) != 0)
+		cr_skip_test("no POSIX ACLs here");
+	cr_assert_eq(create_with_umask(fx, "d", "after", 0666, 077), 0664);
+	cr_assert_eq(ufs_removexattr(fx->u, u_lookup(fx, "d"), "system.posix_acl_default"), 0);
+	cr_assert_eq(create_with_umask(fx, "d", "again", 0666, 077), 0600);
+}
