@@ -267,18 +267,24 @@ Test(metacopy, a_file_moved_by_overlayfs_is_read_at_its_redirect)
 	cr_assert_eq(u_lookup_err(fx, "d/f"), -ENOENT);
 }
 
-Test(metacopy, a_file_whose_data_is_nowhere_fails_to_read_but_can_be_removed)
+/* upper/lost: 10 bytes marked metacopy, its data in no layer; remounted. */
+static void put_lost_metacopy(struct fx *fx)
 {
-	struct fx *fx = metacopy_fx();
-	struct handle *h;
-	int fd;
+	int fd = open(fx_path(fx, "upper/lost"), O_WRONLY | O_CREAT, 0600);
 
-	fd = open(fx_path(fx, "upper/lost"), O_WRONLY | O_CREAT, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(ftruncate(fd, 10), 0);
 	close(fd);
 	cr_assert_eq(lsetxattr(fx_path(fx, "upper/lost"), MARK, "", 0, 0), 0);
 	fx_remount(fx);
+}
+
+Test(metacopy, a_file_whose_data_is_nowhere_fails_to_read_but_can_be_removed)
+{
+	struct fx *fx = metacopy_fx();
+	struct handle *h;
+
+	put_lost_metacopy(fx);
 	cr_assert_eq(u_stat(fx, "lost").st_size, 10);
 	cr_assert_eq(ufs_open(fx->u, u_lookup(fx, "lost"), O_RDONLY, &h), -EIO);
 	cr_assert_eq(u_unlink(fx, "lost"), 0);
@@ -290,14 +296,8 @@ Test(metacopy, a_truncation_to_0_needs_no_data)
 {
 	struct fx *fx = metacopy_fx();
 	struct stat attr = { .st_size = 0 }, out;
-	int fd;
 
-	fd = open(fx_path(fx, "upper/lost"), O_WRONLY | O_CREAT, 0600);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(ftruncate(fd, 10), 0);
-	close(fd);
-	cr_assert_eq(lsetxattr(fx_path(fx, "upper/lost"), MARK, "", 0, 0), 0);
-	fx_remount(fx);
+	put_lost_metacopy(fx);
 	cr_assert_eq(ufs_setattr(fx->u, u_lookup(fx, "lost"), &attr, UFS_SET_SIZE, -1, &out), 0);
 	cr_assert_eq(out.st_size, 0);
 	cr_assert_null(real_xattr(fx, "upper/lost", MARK));
