@@ -1,6 +1,7 @@
 /* FUSE low-level operations over the union library. Each handler computes
  * one result and replies exactly once. Modelled on libfuse's passthrough_ll. */
 #include "fuse_ops.h"
+#include "fuse_killpriv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -209,44 +210,6 @@ static int setattr_flags(int valid)
 	return to_set;
 }
 
-static bool caller_in_group(fuse_req_t req, gid_t gid)
-{
-	gid_t groups[64];
-	int n, i;
-
-	if (fuse_req_ctx(req)->gid == gid)
-		return true;
-	n = fuse_req_getgroups(req, 64, groups);
-	for (i = 0; i < n && i < 64; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
-}
-
-/* What the kernel does to a file written or truncated by a caller without
- * CAP_FSETID (root of the mount's namespace stands for it): set-user-ID
- * goes, and set-group-ID if group execute is set or the caller is outside
- * the file's group (Linux 6.2). FUSE's kernel side does the first two on
- * write(2) only, and nothing for an O_TRUNC open. */
-static void drop_setid(fuse_req_t req, struct node *node)
-{
-	struct ufs *u = ufs_of(req);
-	struct stat st, attr = { 0 }, out;
-	mode_t drop = 0;
-
-	if (fuse_req_ctx(req)->uid == 0 || ufs_getattr(u, node, &st) < 0 || !S_ISREG(st.st_mode))
-		return;
-	if (st.st_mode & S_ISUID)
-		drop |= S_ISUID;
-	if ((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !caller_in_group(req, st.st_gid)))
-		drop |= S_ISGID;
-	if (!drop)
-		return;
-	attr.st_mode = st.st_mode & ~drop;
-	if (ufs_setattr(u, node, &attr, UFS_SET_MODE, -1, &out) == 0 && u->attr_changed)
-		u->attr_changed(u->attr_changed_ctx, node);
-}
-
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		       struct fuse_file_info *fi)
 {
@@ -256,7 +219,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 
 	err = ufs_setattr(ufs_of(req), node_of(req, ino), attr, setattr_flags(valid), fd, &st);
 	if (!err && (valid & FUSE_SET_ATTR_SIZE) && (st.st_mode & (S_ISUID | S_ISGID))) {
-		drop_setid(req, node_of(req, ino));
+		killpriv_drop_setid(req, node_of(req, ino));
 		err = ufs_getattr(ufs_of(req), node_of(req, ino), &st);
 	}
 	if (err)
@@ -352,7 +315,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uintptr_t)h;
 	if ((fi->flags & O_TRUNC) && (h->mode & (S_ISUID | S_ISGID)))
-		drop_setid(req, h->node);
+		killpriv_drop_setid(req, h->node);
 	/* Every change goes through this mount, so cached pages stay true. */
 	fi->keep_cache = keep_cache(req, h);
 	if (fuse_reply_open(req, fi) == -ENOENT)
@@ -462,7 +425,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		return;
 	}
 	if (may_have_setid(fi, h))
-		drop_setid(req, h->node);
+		killpriv_drop_setid(req, h->node);
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = h->fd;
 	out.buf[0].pos = off;
@@ -731,6 +694,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	int err = file_of(req, ino, fi, UFS_WRITE, &h);
 
 	if (!err) {
+		if (may_have_setid(fi, h))
+			killpriv_drop_setid(req, h->node);
 		if (fallocate(h->fd, mode, off, len) < 0)
 			err = -errno;
 		file_done(ufs_of(req), fi, h);
@@ -773,6 +738,8 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	}
 	err = file_of(req, ino_out, fi_out, UFS_WRITE, &hout);
 	if (!err) {
+		if (may_have_setid(fi_out, hout))
+			killpriv_drop_setid(req, hout->node);
 		n = copy_file_range(hin->fd, &in, hout->fd, &out, len, (unsigned)flags);
 		err = n < 0 ? -errno : 0;
 		file_done(ufs_of(req), fi_out, hout);

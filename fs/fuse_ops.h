@@ -7,6 +7,9 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "ufs.h"
 
 struct ufuse {
@@ -15,6 +18,13 @@ struct ufuse {
 	bool copyup_on_open; /* keep OPEN requests: copy up at open for writing */
 	bool no_open;      /* the kernel opens files without asking (op_init) */
 	bool no_opendir;   /* and directories (op_init) */
+
+	/* The INIT exchange, seen through fuse_killpriv.c's pass-through. */
+	atomic_bool init_seen;     /* the INIT request was read */
+	atomic_bool init_answered; /* and its reply written */
+	uint64_t init_unique;      /* its id; set before init_seen */
+	bool kernel_offers_killpriv_v2;
+	bool killpriv_v2;          /* the kernel leaves set-id bits to the daemon */
 };
 
 extern const struct fuse_lowlevel_ops ufuse_ops;

@@ -62,6 +62,19 @@ static int set_times_at(const struct at *at, const struct stat *attr, int to_set
 	return 0;
 }
 
+/* A chown of a file drops set-user-ID, and set-group-ID with group execute,
+ * whoever asks (the kernel's chown_common). fchownat does it to the file;
+ * an owner override (owner.c) is given the mode without them. */
+static mode_t mode_after_chown(mode_t mode)
+{
+	if (!S_ISREG(mode))
+		return mode;
+	mode &= ~(mode_t)S_ISUID;
+	if (mode & S_IXGRP)
+		mode &= ~(mode_t)S_ISGID;
+	return mode;
+}
+
 static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *attr, int to_set,
 		       int fd)
 {
@@ -76,7 +89,7 @@ static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *at
 			return -errno;
 		owner_apply(u, at->dirfd, at->name, &cur);
 		err = owner_set(u, at->dirfd, at->name, uid == (uid_t)-1 ? cur.st_uid : uid,
-				gid == (gid_t)-1 ? cur.st_gid : gid, cur.st_mode);
+				gid == (gid_t)-1 ? cur.st_gid : gid, mode_after_chown(cur.st_mode));
 		if (err)
 			return err;
 	}

@@ -165,6 +165,41 @@ test_root_keeps_setid_bits_on_write_and_loses_them_on_chown_like_the_kernel() {
                 chown-dir: chown 5:5 sdir'
 }
 
+# Root without CAP_FSETID loses set-id bits on a write, as any user does
+# (should_remove_suid asks for the capability, not for uid 0).
+as_root_without_fsetid() {      # CMD...
+        setpriv --inh-caps=-fsetid --bounding-set=-fsetid -- "$@"
+}
+
+test_writes_by_root_without_cap_fsetid_drop_setid_bits_like_the_kernel() {
+        ensure_user
+        three_roots setid_files
+        expect_eq "CAP_FSETID gone" 0 \
+                "$(as_root_without_fsetid sh -c 'printf %d $((0x$(sed -n "s/^CapEff:\t//p" /proc/self/status) >> 4 & 1))')"
+        expect_like_the_kernel "writes by root without CAP_FSETID" as_root_without_fsetid '
+                append: echo more >> append
+                write: printf ab | dd of=write bs=1 seek=2 conv=notrunc status=none
+                truncate: truncate -s 2 trunc
+                fallocate: fallocate -l 65536 fallocate
+                both: echo more >> both'
+}
+
+# Full capabilities in a user namespace of one's own do not reach a file
+# whose owner that namespace cannot name (capable_wrt_inode_uidgid).
+as_user_in_own_userns() {       # CMD...
+        as_user unshare -Ur "$@"
+}
+
+test_writes_by_a_user_namespace_root_drop_setid_bits_of_unmapped_files_like_the_kernel() {
+        ensure_user
+        as_user unshare -Ur true 2>/dev/null || skip "no unprivileged user namespaces"
+        three_roots setid_files
+        expect_like_the_kernel "writes by root of $TEST_USER's user namespace" as_user_in_own_userns '
+                append: echo more >> append
+                truncate: truncate -s 2 trunc
+                both: echo more >> both'
+}
+
 setgid_dir() {          # DIR
         mkdir -m 2777 "$1/sg"
         chown 0:0 "$1/sg"
@@ -183,6 +218,38 @@ test_new_entries_in_a_setgid_dir_and_chmod_g_s_by_a_non_member_like_the_kernel()
                 install: umask 022; install -m 2755 /dev/null sg/installed
                 chmod-g+s: chmod g+s mine; stat -c %a mine
                 chmod-u+s: chmod u+s mine; stat -c %a mine'
+}
+
+# File capabilities go on a write, a truncation and a chown, whoever asks
+# (the kernel's killpriv), in a lower file being copied up or an upper one.
+caps_files() {          # DIR
+        local f
+        for f in append trunc chown upper; do
+                printf 'data\n' > "$1/$f"
+                setcap cap_net_raw+ep "$1/$f" || return 1
+        done
+}
+
+caps_left() {           # ROOT
+        (cd "$1" && for f in append trunc chown upper keep; do
+                printf '%s: %s\n' "$f" "$(getcap "$f" | sed 's/^[^ ]* //')"
+        done)
+}
+
+test_writes_truncations_and_chowns_drop_file_capabilities_like_the_kernel() {
+        command -v setcap >/dev/null || skip "setcap (libcap2-bin) is missing"
+        caps_files "$T" 2>/dev/null || skip "cannot set file capabilities here"
+        rm -f "$T/append" "$T/trunc" "$T/chown" "$T/upper"
+        three_roots caps_files
+        local r
+        for r in native k m; do
+                (cd "$T/$r" && printf 'keep\n' > keep && setcap cap_net_raw+ep keep && chmod 0644 upper &&
+                        echo more >> append && truncate -s 2 trunc && chown 5 chown && echo more >> upper)
+                caps_left "$T/$r" > "$T/caps.$r"
+        done
+        expect_eq "capabilities kept by kernel overlayfs" "$(cat "$T/caps.native")" "$(cat "$T/caps.k")"
+        expect_eq "capabilities kept by unionfuse" "$(cat "$T/caps.native")" "$(cat "$T/caps.m")"
+        expect_eq "the untouched file keeps its capability" "keep: cap_net_raw=ep" "$(grep keep "$T/caps.m")"
 }
 
 # A setuid-root binary, and one with file capabilities, in an image layer:
@@ -416,6 +483,32 @@ allow_other other: OK
 allow_other other secret: EACCES
 allow_other other unlink: EACCES
 allow_other user: OK" "$(cat "$T/ns.out")"
+}
+
+# A chown the daemon of an ordinary user cannot do is kept in an owner
+# override (user.containers.override_stat); like a real chown, it drops
+# set-user-ID and, with group execute, set-group-ID.
+test_a_chown_kept_in_an_override_drops_setid_bits_like_the_kernel() {
+        ensure_user
+        command -v unshare >/dev/null || skip "no unshare"
+        mkdir -p "$T/up" "$T/layer" "$T/um"
+        echo f > "$T/layer/f"
+        echo g > "$T/layer/g"
+        chown "$TEST_USER" "$T" "$T/up" "$T/um"
+        printf 'user_allow_other\n' > "$T/fuse.conf"
+        track_lower "$T/layer"
+        unshare -m --propagation private bash -c '
+                T=$1 BIN=$2 TEST_USER=$3
+                user() { setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups -- "$@"; }
+                mount --bind "$T/fuse.conf" /etc/fuse.conf || exit 3
+                user "$BIN/unionfuse" mount -o allow_root --upper "$T/up" "$T/layer" "$T/um" || exit 4
+                chmod 4755 "$T/um/f" && chown 5:5 "$T/um/f" && stat -c "f %u:%g %a" "$T/um/f"
+                chmod 6775 "$T/um/g" && chgrp 7 "$T/um/g" && stat -c "g %u:%g %a" "$T/um/g"
+                user "$BIN/unionfuse" umount "$T/um" || umount -l "$T/um"
+        ' _ "$T" "$BIN" "$TEST_USER" > "$T/ns.out" 2>&1 || fail "the namespace script failed: $(tail -3 "$T/ns.out")"
+        expect_eq "owner and mode after the chowns" "f 5:5 755
+g 0:7 775" "$(cat "$T/ns.out")"
+        expect_xattr "$T/up/f" user.containers.override_stat "5:5:0755"
 }
 
 run_tests

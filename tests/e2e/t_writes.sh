@@ -536,4 +536,28 @@ test_killed_daemon_leaves_no_half_copy_and_next_mount_cleans_work() {
         expect_eq "appending after the crash" more "$(tail -c 5 "$T/m/big")"
 }
 
+# Unless told the daemon drops set-id bits and capabilities itself
+# (FUSE_HANDLE_KILLPRIV_V2, fs/fuse_killpriv.c), FUSE's kernel side asks for
+# security.capability before every write(2): a round trip more per write.
+# Told, it asks once, and again only after the file's attributes change.
+test_a_stream_of_writes_asks_for_security_capability_once() {
+        local base upper i n
+        base=$(mkd base) upper=$(mkd upper)
+        mkdir -p "$upper.work" "$T/m"
+        track_mount "$T/m"
+        "$UF" -d -o "lowerdir=$base,upperdir=$upper,workdir=$upper.work" "$T/m" 2> "$T/requests" &
+        for i in $(seq 100); do
+                mountpoint -q "$T/m" && break
+                sleep 0.1
+        done
+        mountpoint -q "$T/m" || fail "the mount with -d did not come up: $(head -3 "$T/requests")"
+        dd if=/dev/zero of="$T/m/f" bs=4k count=100 status=none
+        unmount "$T/m"
+        wait
+        expect_eq "WRITE requests for 100 writes" 100 "$(grep -c 'opcode: WRITE' "$T/requests")"
+        n=$(grep -c 'opcode: GETXATTR' "$T/requests")
+        [ "$n" -le 2 ] || fail "$n GETXATTR requests for 100 writes, where 1 is enough"
+        expect_eq "data written" 409600 "$(stat -c %s "$upper/f")"
+}
+
 run_tests
