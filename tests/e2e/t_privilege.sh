@@ -93,10 +93,10 @@ expect_like_the_kernel() {      # WHAT WHO OPS
 
 setid_files() {         # DIR
         local f
-        for f in append write trunc fallocate sgid6 both; do
+        for f in append write trunc fallocate copyrange sgid6 both; do
                 printf 'data\n' > "$1/$f"
         done
-        chmod 4777 "$1/append" "$1/write" "$1/trunc" "$1/fallocate"
+        chmod 4777 "$1/append" "$1/write" "$1/trunc" "$1/fallocate" "$1/copyrange"
         chmod 2777 "$1/sgid6"
         chmod 6777 "$1/both"
 }
@@ -109,6 +109,7 @@ test_write_truncate_fallocate_by_a_user_drop_setid_bits_like_the_kernel() {
                 write: printf ab | dd of=write bs=1 seek=2 conv=notrunc status=none
                 truncate: truncate -s 2 trunc
                 fallocate: fallocate -l 65536 fallocate
+                copy-range: sysop copy-range sgid6 copyrange
                 sgid: echo more >> sgid6
                 both: echo more >> both'
 }
@@ -181,6 +182,7 @@ test_writes_by_root_without_cap_fsetid_drop_setid_bits_like_the_kernel() {
                 write: printf ab | dd of=write bs=1 seek=2 conv=notrunc status=none
                 truncate: truncate -s 2 trunc
                 fallocate: fallocate -l 65536 fallocate
+                copy-range: sysop copy-range sgid6 copyrange
                 both: echo more >> both'
 }
 

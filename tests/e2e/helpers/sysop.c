@@ -8,7 +8,9 @@
  *   mmap-write PATH OFFSET TEXT: writes TEXT at OFFSET through a shared
  *   writable mapping, then msync and munmap
  *   posixlock PATH: a child must see our F_WRLCK (EAGAIN and our pid from
- *   F_GETLK) and get the lock once we release it. */
+ *   F_GETLK) and get the lock once we release it.
+ *   copy-range SRC DST: copy_file_range of all of SRC onto the start of DST,
+ *   which is opened without truncation */
 #include "common.h"
 #include <fcntl.h>
 #include <stdlib.h>
@@ -60,6 +62,24 @@ static int do_append(const char *path, const char *text)
                 return report(-1);
         }
         return report(close(fd));
+}
+
+static int do_copy_range(const char *src, const char *dst)
+{
+        int in = open(src, O_RDONLY), out = open(dst, O_WRONLY);
+        struct stat st;
+        ssize_t n = -1;
+        int err;
+
+        if (in >= 0 && out >= 0 && fstat(in, &st) == 0)
+                n = copy_file_range(in, NULL, out, NULL, (size_t)st.st_size, 0);
+        err = n < 0 ? errno : 0;
+        if (in >= 0)
+                close(in);
+        if (out >= 0)
+                close(out);
+        errno = err;
+        return report(n < 0 ? -1 : 0);
 }
 
 static int do_getxattr(const char *path, const char *name)
@@ -203,6 +223,8 @@ int main(int argc, char **argv)
                 return do_mmap_write(argv[2], atoll(argv[3]), argv[4]);
         if (!strcmp(op, "posixlock") && argc == 3)
                 return do_posixlock(argv[2]);
+        if (!strcmp(op, "copy-range") && argc == 4)
+                return do_copy_range(argv[2], argv[3]);
         fprintf(stderr, "sysop: bad arguments (see the comment in sysop.c)\n");
         return 2;
 }
