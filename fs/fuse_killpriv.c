@@ -14,7 +14,7 @@
  * chown. What is left is set-id bits on a write, truncate or allocation by
  * a caller without CAP_FSETID (killpriv_drop_setid), which the daemon, that
  * has the capability, does not get from its filesystem, and the set-id bits
- * kept in an owner override (owner.c).
+ * kept in an owner override on a chown (inode.c, mode_after_chown).
  *
  * libfuse 3.14 (Debian 12) cannot ask for the flag: it predates it (3.16
  * has FUSE_CAP_HANDLE_KILLPRIV_V2). So the daemon talks to /dev/fuse through
@@ -22,7 +22,6 @@
  * the reply to INIT, where it sets the flag if the kernel offered it. */
 #include "fuse_killpriv.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/fuse.h>
@@ -57,8 +56,9 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-/* The reply to INIT is a header and a struct fuse_init_out, in one or two
- * pieces: the flags are set in a copy of the second. */
+/* libfuse writes the reply to INIT as two pieces, the header and the
+ * struct fuse_init_out: the flag is set in a copy of the second. A reply
+ * of any other shape passes unchanged, and the kernel is not told. */
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct ufuse *f = userdata;
@@ -78,7 +78,6 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	init.flags |= FUSE_HANDLE_KILLPRIV_V2;
 	patched[0] = iov[0];
 	patched[1] = (struct iovec){ .iov_base = &init, .iov_len = iov[1].iov_len };
-	f->killpriv_v2 = true;
 	return writev(fd, patched, 2);
 }
 

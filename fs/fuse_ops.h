@@ -23,8 +23,7 @@ struct ufuse {
 	atomic_bool init_seen;     /* the INIT request was read */
 	atomic_bool init_answered; /* and its reply written */
 	uint64_t init_unique;      /* its id; set before init_seen */
-	bool kernel_offers_killpriv_v2;
-	bool killpriv_v2;          /* the kernel leaves set-id bits to the daemon */
+	bool kernel_offers_killpriv_v2; /* its flags; set before init_seen */
 };
 
 extern const struct fuse_lowlevel_ops ufuse_ops;
