@@ -6,6 +6,7 @@
 #include "fuse_killpriv.h"
 #include "fuse_ops.h"
 #include "initlayer.h"
+#include "readahead.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -196,7 +197,7 @@ static int serve(struct ufs *u, const struct mount_plan *plan)
 			    .copyup_on_open = plan->copyup_on_open };
 	struct fuse_loop_config *cfg;
 	struct fuse_session *se;
-	char *opts = session_options(plan);
+	char *opts = session_options(plan), *mnt = realpath(plan->mountpoint, NULL);
 	int ret = 1;
 
 	if (!opts || fuse_opt_add_arg(&args, "unionfuse") ||
@@ -217,6 +218,8 @@ static int serve(struct ufs *u, const struct mount_plan *plan)
 	/* Without it the mount works as well, at a round trip more a write. */
 	killpriv_attach(se);
 	fuse_daemonize(plan->foreground);
+	if (mnt)
+		readahead_raise_async(mnt);
 	cfg = fuse_loop_cfg_create();
 	if (cfg) {
 		fuse_loop_cfg_set_clone_fd(cfg, 0);
@@ -232,6 +235,7 @@ out_session:
 out_args:
 	fuse_opt_free_args(&args);
 	free(opts);
+	free(mnt);
 	return ret;
 }
 

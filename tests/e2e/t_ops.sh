@@ -204,6 +204,33 @@ test_open_read_write_append() {
         expect_eq "create over an existing name with O_EXCL" EEXIST "$(sysop create "$M/g")"
 }
 
+# The kernel reads a file ahead in READ requests as large as the mount's
+# readahead window; a root daemon raises it from 128 KiB to 512 KiB
+# (tools/readahead.c), a quarter of the round trips of a sequential read.
+test_a_sequential_read_comes_in_512_kib_requests() {
+        local base i
+        base=$(mkd base)
+        dd if=/dev/urandom of="$base/big" bs=1M count=8 status=none
+        mkdir -p "$T/m"
+        track_mount "$T/m"
+        "$UF" -d -o "lowerdir=$base" "$T/m" 2> "$T/requests" &
+        for i in $(seq 100); do
+                mountpoint -q "$T/m" && break
+                sleep 0.1
+        done
+        mountpoint -q "$T/m" || fail "the mount with -d did not come up: $(head -3 "$T/requests")"
+        for i in $(seq 50); do
+                [ "$(cat "/sys/class/bdi/$(mountpoint -d "$T/m")/read_ahead_kb")" = 512 ] && break
+                sleep 0.1
+        done
+        expect_eq "readahead window (KiB)" 512 "$(cat "/sys/class/bdi/$(mountpoint -d "$T/m")/read_ahead_kb")"
+        expect_eq "data read" "$(md5sum < "$base/big")" "$(md5sum < "$T/m/big")"
+        unmount "$T/m"
+        wait
+        i=$(grep -c 'opcode: READ' "$T/requests")
+        [ "$i" -le 20 ] || fail "$i READ requests for 8 MiB, where 16 of 512 KiB are enough"
+}
+
 test_fsync_and_fdatasync_succeed() {
         mount_stack
         echo data >> "$M/f"

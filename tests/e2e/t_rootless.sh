@@ -55,6 +55,22 @@ test_other_users_cannot_enter_the_mount() {
         as_user "'$UFU' umount m"
 }
 
+# Only root may raise the readahead window (tools/readahead.c): a user's
+# mount keeps the kernel's, and says nothing about it.
+test_user_mount_keeps_the_default_readahead_quietly() {
+        local dev
+        ensure_user
+        make_root_layer
+        as_user "'$UFU' mount layer --upper up m" > "$T/out" 2>&1 || fail "the user could not mount"
+        sleep 0.3
+        # Root may not stat a mount made without allow_other: its device
+        # number comes from mountinfo.
+        dev=$(awk -v m="$T/m" '$5 == m { print $3 }' /proc/self/mountinfo)
+        expect_eq "readahead window (KiB)" 128 "$(cat "/sys/class/bdi/$dev/read_ahead_kb")"
+        expect_eq "output of the mount" "" "$(cat "$T/out")"
+        as_user "'$UFU' umount m"
+}
+
 test_user_deletes_root_file_with_a_whiteout() {
         ensure_user
         make_root_layer
