@@ -19,7 +19,8 @@
  * libfuse 3.14 (Debian 12) cannot ask for the flag: it predates it (3.16
  * has FUSE_CAP_HANDLE_KILLPRIV_V2). So the daemon talks to /dev/fuse through
  * fuse_session_custom_io, passing every message through unchanged except
- * the reply to INIT, where it sets the flag if the kernel offered it. */
+ * the reply to INIT, where it sets the flag if the kernel offered it (and
+ * after which it calls the ufuse's after_init hook). */
 #include "fuse_killpriv.h"
 
 #include <fcntl.h>
@@ -65,6 +66,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	const struct fuse_out_header *out = iov[0].iov_base;
 	struct fuse_init_out init;
 	struct iovec patched[2];
+	ssize_t n;
 
 	if (!atomic_load(&f->init_seen) || atomic_load(&f->init_answered) || count != 2 ||
 	    iov[0].iov_len != sizeof(*out) || out->unique != f->init_unique || out->error != 0 ||
@@ -72,13 +74,18 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	    iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(init.flags))
 		return writev(fd, iov, count);
 	atomic_store(&f->init_answered, true);
-	if (!f->kernel_offers_killpriv_v2)
-		return writev(fd, iov, count);
-	memcpy(&init, iov[1].iov_base, iov[1].iov_len);
-	init.flags |= FUSE_HANDLE_KILLPRIV_V2;
-	patched[0] = iov[0];
-	patched[1] = (struct iovec){ .iov_base = &init, .iov_len = iov[1].iov_len };
-	return writev(fd, patched, 2);
+	if (f->kernel_offers_killpriv_v2) {
+		memcpy(&init, iov[1].iov_base, iov[1].iov_len);
+		init.flags |= FUSE_HANDLE_KILLPRIV_V2;
+		patched[0] = iov[0];
+		patched[1] = (struct iovec){ .iov_base = &init, .iov_len = iov[1].iov_len };
+		iov = patched;
+	}
+	n = writev(fd, iov, 2);
+	/* The kernel has applied the reply when writev returns. */
+	if (n >= 0 && f->after_init)
+		f->after_init(f->after_init_arg);
+	return n;
 }
 
 static ssize_t io_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,

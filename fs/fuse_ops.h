@@ -24,6 +24,10 @@ struct ufuse {
 	atomic_bool init_answered; /* and its reply written */
 	uint64_t init_unique;      /* its id; set before init_seen */
 	bool kernel_offers_killpriv_v2; /* its flags; set before init_seen */
+	/* Optional: called once the kernel has taken the reply to INIT
+	 * (what the mount may change only after it: tools/readahead.c). */
+	void (*after_init)(void *arg);
+	void *after_init_arg;
 };
 
 extern const struct fuse_lowlevel_ops ufuse_ops;

@@ -197,6 +197,7 @@ static int serve(struct ufs *u, const struct mount_plan *plan)
 			    .copyup_on_open = plan->copyup_on_open };
 	struct fuse_loop_config *cfg;
 	struct fuse_session *se;
+	dev_t mount_dev;
 	char *opts = session_options(plan), *mnt = realpath(plan->mountpoint, NULL);
 	int ret = 1;
 
@@ -215,11 +216,14 @@ static int serve(struct ufs *u, const struct mount_plan *plan)
 		say(plan->mountpoint, "mount failed");
 		goto out_signals;
 	}
-	/* Without it the mount works as well, at a round trip more a write. */
+	if (mnt && readahead_mount_device(mnt, &mount_dev) == 0) {
+		uf.after_init = readahead_raise;
+		uf.after_init_arg = &mount_dev;
+	}
+	/* Without it the mount works as well, at a round trip more a write
+	 * and with the kernel's readahead window. */
 	killpriv_attach(se);
 	fuse_daemonize(plan->foreground);
-	if (mnt)
-		readahead_raise_async(mnt);
 	cfg = fuse_loop_cfg_create();
 	if (cfg) {
 		fuse_loop_cfg_set_clone_fd(cfg, 0);

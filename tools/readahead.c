@@ -6,15 +6,70 @@
  * read on a fresh mount took 0.42 s at 128 KiB and 0.29 s at 512 KiB. */
 #include "readahead.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+/* mountinfo writes a space, tab, newline or backslash of a path as \ooo. */
+static void unescape(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* One line of mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] - FSTYPE ...".
+ * Whether it is a FUSE mount at MOUNTPOINT, and its device. */
+static bool fuse_mount_at(char *line, const char *mountpoint, dev_t *dev)
+{
+	unsigned maj, min;
+	char *sep = strstr(line, " - "), *fields[5], *save = NULL, *p = line;
+	int i;
+
+	if (!sep)
+		return false;
+	*sep = '\0';
+	for (i = 0; i < 5; i++, p = NULL)
+		if (!(fields[i] = strtok_r(p, " ", &save)))
+			return false;
+	if (sscanf(fields[2], "%u:%u", &maj, &min) != 2 || strncmp(sep + 3, "fuse", 4) != 0)
+		return false;
+	unescape(fields[4]);
+	if (strcmp(fields[4], mountpoint) != 0)
+		return false;
+	*dev = makedev(maj, min);
+	return true;
+}
+
+int readahead_mount_device(const char *mountpoint, dev_t *dev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	size_t cap = 0;
+	char *line = NULL;
+	bool found = false;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0)
+		found |= fuse_mount_at(line, mountpoint, dev);
+	free(line);
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
 
 static long read_number(int fd)
 {
@@ -28,8 +83,9 @@ static long read_number(int fd)
 }
 
 /* Only ever raised: an administrator's larger window stays. */
-static void raise_window(dev_t dev)
+void readahead_raise(void *arg)
 {
+	dev_t dev = *(const dev_t *)arg;
 	char path[64], value[16];
 	int fd, len;
 
@@ -43,36 +99,4 @@ static void raise_window(dev_t dev)
 			fprintf(stderr, "unionfuse: %s: could not raise readahead, kept the default\n", path);
 	}
 	close(fd);
-}
-
-static void *raise_when_answered(void *arg)
-{
-	char *mountpoint = arg;
-	struct statfs sfs;
-	struct stat st;
-
-	/* STATFS is always sent to the daemon, and waits until the INIT reply
-	 * has set the window: a write before it would be lowered again. */
-	if (statfs(mountpoint, &sfs) == 0 && stat(mountpoint, &st) == 0)
-		raise_window(st.st_dev);
-	free(mountpoint);
-	return NULL;
-}
-
-void readahead_raise_async(const char *mountpoint)
-{
-	char *copy = strdup(mountpoint);
-	pthread_attr_t attr;
-	pthread_t thread;
-
-	if (!copy)
-		return;
-	if (pthread_attr_init(&attr) != 0) {
-		free(copy);
-		return;
-	}
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thread, &attr, raise_when_answered, copy) != 0)
-		free(copy);
-	pthread_attr_destroy(&attr);
 }
