@@ -324,6 +324,7 @@ static int copyup_done(struct ufs *u, struct node *node, bool meta)
 	if (node->type == S_IFREG)
 		metacopy_set(node, meta ? node->top : -1, NULL);
 	node->top = u->upper;
+	node->vino_kept = true;
 	if (node->type == S_IFREG && !meta)
 		ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);
@@ -622,6 +623,7 @@ static int copyup_as_link(struct ufs *u, struct node *node, struct node *first)
 		return err;
 	node->top = u->upper;
 	node->vino = first->vino;
+	node->vino_kept = true;
 	ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);
 	return 0;

@@ -236,6 +236,7 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 	node->id = ufs_new_node_id(u);
 	node->vino = ne->kind == NEW_LINK ? ne->link_src->vino
 					  : ufs_vino(u, u->layers[u->upper].dev, st->st_ino);
+	node->vino_kept = ne->kind == NEW_LINK && ne->link_src->vino_kept;
 	if (S_ISDIR(type)) {
 		if (node_dl_set_single(node, u->upper) < 0) {
 			node_free(node);

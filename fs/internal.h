@@ -108,6 +108,14 @@ void nodefile_init(struct ufs *u);
 void nodefile_clear(struct ufs *u);
 /* The kernel let go of NODE: no process can have it open. */
 void nodefile_forget(struct ufs *u, struct node *node);
+
+/* evict.c */
+void evict_init(struct ufs *u);
+void evict_stop(struct ufs *u);
+/* A node's last kernel reference went, which may let FREEABLE nodes go
+ * (1, or more for a directory and its view): a sweep follows when enough
+ * have. Call without ufs->lock. */
+void evict_note_forgotten(struct ufs *u, size_t freeable);
 /* NODE is about to be removed from the tree [tree exclusive]: keep its
  * file open, out of the bound, for the processes that may have it open,
  * until the kernel forgets it. */

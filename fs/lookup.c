@@ -725,15 +725,21 @@ int ufs_lookup_quiet(struct ufs *u, struct node *dir, const char *name,
 
 void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup)
 {
+	size_t freeable = 1;
 	uint64_t left;
 
 	pthread_rwlock_rdlock(&u->lock);
 	left = atomic_fetch_sub(&node->nlookup, nlookup) - nlookup;
 	if (left == 0)
 		nodefile_forget(u, node);
+	/* A directory forgotten may take its whole view with it. */
+	if (left == 0 && !node->detached)
+		freeable += HASH_COUNT(node->children);
 	/* A detached node is reachable only through the kernel's reference:
 	 * detaching takes the lock exclusive, so it cannot race with this. */
 	if (left == 0 && node->detached && node != u->root)
 		node_free(node);
 	pthread_rwlock_unlock(&u->lock);
+	if (left == 0)
+		evict_note_forgotten(u, freeable);
 }

@@ -34,6 +34,10 @@ struct node {
 	 * security.capability at that generation; 0: unknown. */
 	atomic_uint_fast64_t no_caps_gen;
 	ino_t vino;               /* st_ino shown for the life of the mount */
+	bool vino_kept;           /* [tree] vino is not what the entry of its top
+				   * layer would give (a copy-up keeps the number
+				   * the entry had below): the node is never
+				   * freed while in the tree (evict.c) */
 	uint64_t id;              /* directories: unique, never reused (dircache key) */
 
 	/* directories */

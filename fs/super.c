@@ -254,6 +254,7 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 	pthread_rwlock_init(&u->lock, NULL);
 	pthread_mutex_init(&u->ino_lock, NULL);
 	nodefile_init(u);
+	evict_init(u);
 	if (idmap_copy(&u->uids, &cfg->uids) || idmap_copy(&u->gids, &cfg->gids)) {
 		err = -ENOMEM;
 		goto out_destroy;
@@ -294,6 +295,7 @@ void ufs_destroy(struct ufs *u)
 
 	if (!u)
 		return;
+	evict_stop(u);
 	nodefile_clear(u);
 	if (u->root)
 		node_free_tree(u->root);

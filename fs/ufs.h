@@ -93,6 +93,15 @@ struct ufs {
 	void (*attr_changed)(void *ctx, struct node *node);
 	void *attr_changed_ctx;
 	FILE *trace;              /* union decisions, one line each; NULL: off */
+	struct {                  /* freeing forgotten views (evict.c) */
+		/* nodes forgotten by the kernel since the last sweep, and
+		 * how many make the next one */
+		atomic_size_t forgotten, at;
+		pthread_mutex_t lock;
+		pthread_cond_t wake;      /* [lock] enough forgotten, or stop */
+		bool started, stopping;   /* [lock] */
+		pthread_t thread;
+	} evict;
 	atomic_bool overrides;    /* owners may be kept in xattrs (owner.h) */
 	struct idmap uids, gids;  /* owners stored vs shown (idmap.h) */
 	pthread_mutex_t trace_lock;
@@ -131,6 +140,12 @@ int ufs_lookup(struct ufs *u, struct node *dir, const char *name,
 int ufs_lookup_quiet(struct ufs *u, struct node *dir, const char *name,
 		     struct node **out, struct stat *st);
 void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup);
+/* evict.c: free the views of directories the kernel has forgotten, with
+ * nothing held below them (done by a thread of the union's own once
+ * enough nodes were forgotten). Returns the number of nodes kept. */
+size_t ufs_evict_views(struct ufs *u);
+/* Forgotten nodes that make the first sweep. */
+#define UFS_EVICT_MIN 1024
 int ufs_view_build(struct ufs *u, struct node *dir);
 int ufs_layers_final(struct ufs *u, struct node *dir);
 

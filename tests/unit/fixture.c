@@ -153,16 +153,21 @@ static void remove_tree(int at, const char *name)
 	unlinkat(at, name, AT_REMOVEDIR);
 }
 
-static void unmount(struct fx *fx)
+void fx_forget_all(struct fx *fx)
 {
 	size_t i;
 
-	if (!fx->u)
-		return;
 	/* Latest first: children go before the directories holding them. */
 	for (i = fx->nrefs; i > 0; i--)
 		ufs_forget(fx->u, fx->refs[i - 1], 1);
 	fx->nrefs = 0;
+}
+
+static void unmount(struct fx *fx)
+{
+	if (!fx->u)
+		return;
+	fx_forget_all(fx);
 	ufs_destroy(fx->u);
 	fx->u = NULL;
 }

@@ -49,6 +49,9 @@ void fx_cleanup(void);
 
 const char *fx_path(struct fx *fx, const char *rel);
 struct node *fx_keep(struct fx *fx, struct node *node);
+/* Drop every node reference taken so far, as the kernel does when it
+ * empties its caches. */
+void fx_forget_all(struct fx *fx);
 
 /* Building layers. Parent directories are created as needed. */
 void put_dir(struct fx *fx, const char *rel);
