@@ -21,6 +21,7 @@
  * that much. */
 #include "internal.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <time.h>
 
@@ -92,7 +93,7 @@ size_t ufs_evict_views(struct ufs *u)
 	return kept;
 }
 
-/* Wait up to MS milliseconds, or until told to stop. [evict.lock] */
+/* Sleep MS milliseconds, unless told to stop. [evict.lock] */
 static void evictor_nap(struct ufs *u, long ms)
 {
 	struct timespec until;
@@ -101,7 +102,9 @@ static void evictor_nap(struct ufs *u, long ms)
 	until.tv_nsec += ms * 1000000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
-	pthread_cond_timedwait(&u->evict.wake, &u->evict.lock, &until);
+	while (!u->evict.stopping &&
+	       pthread_cond_timedwait(&u->evict.wake, &u->evict.lock, &until) != ETIMEDOUT)
+		;
 }
 
 /* The kernel forgets in bursts, a directory after what lies below it: a
@@ -139,7 +142,11 @@ static void *evictor(void *arg)
 
 void evict_note_forgotten(struct ufs *u, size_t freeable)
 {
-	if (atomic_fetch_add(&u->evict.forgotten, freeable) + freeable < atomic_load(&u->evict.at))
+	size_t before = atomic_fetch_add(&u->evict.forgotten, freeable), at = atomic_load(&u->evict.at);
+
+	/* The thread is woken when the count reaches the mark; it then sees
+	 * by itself whether more come. */
+	if (before >= at || before + freeable < at)
 		return;
 	pthread_mutex_lock(&u->evict.lock);
 	/* Started at the first need, in the process that serves: a daemon
