@@ -254,7 +254,8 @@ daemon_pid() {  # MNT
         local p
         for p in /proc/[0-9]*; do
                 grep -qzxF -- "$1" "$p/cmdline" 2>/dev/null || continue
-                ls -l "$p/fd" 2>/dev/null | grep -q ' -> /dev/fuse$' || continue
+                # grep reads all: -q under pipefail could fail on SIGPIPE.
+                ls -l "$p/fd" 2>/dev/null | grep ' -> /dev/fuse$' > /dev/null || continue
                 echo "${p#/proc/}"
                 return 0
         done

@@ -413,7 +413,7 @@ step_daemon_while_running() {
         *) fail "unexpected argv: $argv" ;; esac
         # The daemon got the test's environment (so its sanitizer reports
         # would land in the scratch directory).
-        tr '\0' '\n' < "/proc/$pid/environ" | grep -qxF "${SAN_ENV[0]}" ||
+        tr '\0' '\n' < "/proc/$pid/environ" | grep -xF "${SAN_ENV[0]}" > /dev/null ||
                 fail "the daemon lacks ${SAN_ENV[0]}"
         # Its mount, where podman put it (rootless: in podman's namespace),
         # and what the daemon says of it: only unionfuse answers `layers`.
