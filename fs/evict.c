@@ -16,7 +16,8 @@
  * The sweep walks the whole tree with ufs->lock exclusive, so it runs only
  * (in a thread of its own, see evictor) once the nodes that forgetting may
  * have made freeable (a node, or a directory and its view) add up to an
- * eighth of what the last sweep kept, and at least UFS_EVICT_MIN: its cost
+ * eighth of what the last sweep kept, and at least UFS_EVICT_MIN (or
+ * -o evict_after=N): its cost
  * stays a constant per node freed, and what is left unfreed is at most
  * that much. */
 #include "internal.h"
@@ -80,7 +81,7 @@ size_t ufs_evict_views(struct ufs *u)
 	pthread_rwlock_wrlock(&u->lock);
 	evict_below(u, u->root, 0, &count);
 	kept = count.seen - count.freed;
-	atomic_store(&u->evict.at, kept / 8 > UFS_EVICT_MIN ? kept / 8 : UFS_EVICT_MIN);
+	atomic_store(&u->evict.at, kept / 8 > u->evict.min ? kept / 8 : u->evict.min);
 	atomic_store(&u->evict.forgotten, 0);
 	pthread_rwlock_unlock(&u->lock);
 	if (count.freed && u->trace)
@@ -157,7 +158,7 @@ void evict_note_forgotten(struct ufs *u, size_t freeable)
 	pthread_mutex_unlock(&u->evict.lock);
 }
 
-void evict_init(struct ufs *u)
+void evict_init(struct ufs *u, size_t min)
 {
 	pthread_condattr_t attr;
 
@@ -168,7 +169,8 @@ void evict_init(struct ufs *u)
 	pthread_condattr_destroy(&attr);
 	u->evict.started = u->evict.stopping = false;
 	atomic_store(&u->evict.forgotten, 0);
-	atomic_store(&u->evict.at, UFS_EVICT_MIN);
+	u->evict.min = min;
+	atomic_store(&u->evict.at, min);
 }
 
 void evict_stop(struct ufs *u)

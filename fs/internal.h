@@ -110,7 +110,7 @@ void nodefile_clear(struct ufs *u);
 void nodefile_forget(struct ufs *u, struct node *node);
 
 /* evict.c */
-void evict_init(struct ufs *u);
+void evict_init(struct ufs *u, size_t min);
 void evict_stop(struct ufs *u);
 /* A node's last kernel reference went, which may let FREEABLE nodes go
  * (1, or more for a directory and its view): a sweep follows when enough

@@ -254,7 +254,7 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 	pthread_rwlock_init(&u->lock, NULL);
 	pthread_mutex_init(&u->ino_lock, NULL);
 	nodefile_init(u);
-	evict_init(u);
+	evict_init(u, cfg->evict_after ? cfg->evict_after : UFS_EVICT_MIN);
 	if (idmap_copy(&u->uids, &cfg->uids) || idmap_copy(&u->gids, &cfg->gids)) {
 		err = -ENOMEM;
 		goto out_destroy;

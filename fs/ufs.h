@@ -36,6 +36,8 @@ struct ufs_config {
 	bool unprivileged;        /* the daemon cannot chown: read owner overrides */
 	bool metacopy;            /* a change of attributes copies no data (metacopy.c) */
 	struct idmap uids, gids;  /* owners stored vs shown (idmap.h); copied */
+	size_t evict_after;       /* entries freeable before a sweep (evict.c);
+				   * 0: UFS_EVICT_MIN */
 };
 
 /* At most this many directory fds are kept open for reuse (dircache.h). */
@@ -97,6 +99,7 @@ struct ufs {
 		/* nodes forgotten by the kernel since the last sweep, and
 		 * how many make the next one */
 		atomic_size_t forgotten, at;
+		size_t min;               /* the least "at" */
 		pthread_mutex_t lock;
 		pthread_cond_t wake;      /* [lock] enough forgotten, or stop */
 		bool started, stopping;   /* [lock] */
@@ -144,7 +147,8 @@ void ufs_forget(struct ufs *u, struct node *node, uint64_t nlookup);
  * nothing held below them (done by a thread of the union's own once
  * enough nodes were forgotten). Returns the number of nodes kept. */
 size_t ufs_evict_views(struct ufs *u);
-/* Forgotten nodes that make the first sweep. */
+/* Entries that forgetting may have freed before the first sweep, unless
+ * ufs_config.evict_after says otherwise. */
 #define UFS_EVICT_MIN 1024
 int ufs_view_build(struct ufs *u, struct node *dir);
 int ufs_layers_final(struct ufs *u, struct node *dir);

@@ -132,6 +132,17 @@ static int parse_timeout(struct mount_plan *plan, const char *value)
 	return 0;
 }
 
+static int parse_evict_after(struct mount_plan *plan, const char *value)
+{
+	char *end;
+	unsigned long n = strtoul(value, &end, 10);
+
+	if (*value == '\0' || *value == '-' || *end != '\0' || n == 0)
+		return die("evict_after", "expects a number of entries, 1 or more");
+	plan->evict_after = n;
+	return 0;
+}
+
 static int parse_whiteout(struct mount_plan *plan, const char *value)
 {
 	if (strcmp(value, "overlay") == 0)
@@ -213,6 +224,8 @@ static int apply_option(const char *item, void *arg)
 		return parse_whiteout(plan, value);
 	if (strncmp(item, "timeout=", 8) == 0)
 		return parse_timeout(plan, value);
+	if (strncmp(item, "evict_after=", 12) == 0)
+		return parse_evict_after(plan, value);
 	if (strcmp(item, "nonempty") == 0) {
 		plan->nonempty = true;
 		return 0;

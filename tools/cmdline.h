@@ -18,6 +18,7 @@ struct mount_plan {
 	bool metacopy;          /* new attributes copy no data up (fs/metacopy.c) */
 	enum wh_format whiteout_format;
 	double timeout;
+	unsigned long evict_after; /* evict_after=N; 0: the default (fs/evict.c) */
 	char *fuse_opts;        /* options handed to the kernel mount, comma-joined */
 	bool trace;             /* --trace: tell each union decision */
 	char *trace_file;       /* --trace=FILE; NULL: standard error */

@@ -57,6 +57,8 @@ static const char usage[] =
 "       timeout=SECONDS         kernel cache lifetime of names and attributes\n"
 "                               (default 86400: every change goes through the mount)\n"
 "       nonempty                allow a mountpoint that is not empty\n"
+"       evict_after=N           free the listings of directories the kernel has\n"
+"                               forgotten once N entries may go (default 1024)\n"
 "       copyup_on_open          copy a lower file up when it is opened for writing\n"
 "                               (as overlayfs), not at its first change; costs a\n"
 "                               daemon round trip per open and per close\n"

@@ -38,7 +38,7 @@ struct config {
 	uint64_t first_seed;
 	unsigned seeds, ops, jobs, max_shrinks, shrink_runs, shrink_seconds, timeout;
 	unsigned marks;
-	bool selftest, keep, verbose, metacopy;
+	bool selftest, keep, verbose, metacopy, forget;
 	const char *out_dir;
 	const char *replay;
 	bool replay_shrink;
@@ -120,6 +120,9 @@ static void usage(FILE *f)
 		"                              or native (char 0/0 + opaque=y; fuse-overlayfs)\n"
 		"  UNIONFUSE_DIFF_SELFTEST=1   kernel overlayfs on both sides (harness check)\n"
 		"  UNIONFUSE_DIFF_METACOPY=1   metadata-only copy-up on both sides (metacopy=on)\n"
+		"  UNIONFUSE_DIFF_FORGET=1     after each step the kernel drops its dentries and\n"
+		"                              inodes, and the FUSE side (-o evict_after=1) frees\n"
+		"                              what it forgot: later steps see rebuilt listings\n"
 		"  UNIONFUSE_DIFF_SHRINK=N     shrink at most N failing sequences (default 3)\n"
 		"  UNIONFUSE_DIFF_SHRINK_RUNS=N  runs allowed per shrink (default 500)\n"
 		"  UNIONFUSE_DIFF_SHRINK_SECONDS=S  time allowed per shrink (default 30)\n"
@@ -145,6 +148,7 @@ static int parse_config(int argc, char **argv, struct config *cfg)
 	cfg->timeout = env_unsigned("UNIONFUSE_DIFF_TIMEOUT", 60);
 	cfg->selftest = env_unsigned("UNIONFUSE_DIFF_SELFTEST", 0) != 0;
 	cfg->metacopy = env_unsigned("UNIONFUSE_DIFF_METACOPY", 0) != 0;
+	cfg->forget = env_unsigned("UNIONFUSE_DIFF_FORGET", 0) != 0;
 	cfg->keep = env_unsigned("UNIONFUSE_DIFF_KEEP", 0) != 0;
 	cfg->out_dir = env_or("UNIONFUSE_DIFF_OUT", ".");
 	cfg->marks = parse_marks(env_or("UNIONFUSE_DIFF_MARKERS", "all"));
@@ -301,6 +305,7 @@ static void worker(const struct config *cfg, struct shared *sh, unsigned id)
 	char *dir = xasprintf("%s/w%u", cfg->tmp, id);
 	struct run_cfg rc = {
 		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name, .metacopy = cfg->metacopy,
+		.forget = cfg->forget,
 		.selftest = cfg->selftest, .dir = dir, .beat = &sh->worker[id].beat,
 	};
 	unsigned i;
@@ -444,6 +449,7 @@ static int replay(const struct config *cfg, struct testcase *tc)
 	char *dir = xasprintf("%s/replay", cfg->tmp);
 	struct run_cfg rc = {
 		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name, .metacopy = cfg->metacopy,
+		.forget = cfg->forget,
 		.selftest = cfg->selftest, .dir = dir, .trace = cfg->verbose,
 	};
 	enum run_status st;

@@ -33,6 +33,8 @@ static char *options(const struct mount_req *req)
 	sb_addf(&sb, ",upperdir=%s,workdir=%s", req->upper, req->work);
 	if (req->metacopy && req->kind != FS_KERNEL)
 		sb_add(&sb, ",metacopy");
+	if (req->evict_eagerly && req->kind != FS_KERNEL)
+		sb_add(&sb, ",evict_after=1");
 	return sb.s;
 }
 

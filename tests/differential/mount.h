@@ -19,6 +19,7 @@ struct mount_req {
 	const char *upper, *work, *mnt;
 	const char *log;        /* FS_FUSE: file receiving the program's output */
 	bool metacopy;          /* metacopy=on (kernel) / -o metacopy (FUSE) */
+	bool evict_eagerly;     /* FUSE: -o evict_after=1 */
 };
 
 /* Mounts; on failure appends the reason to err and returns -1. */

@@ -64,6 +64,7 @@ static int mount_layers(struct ctx *c, enum fs_kind kind, const char *lowers,
 		.kind = kind, .fuse_bin = c->cfg->fuse_bin, .lowers = lowers,
 		.nlower = c->tc->stack.nlower, .upper = upper, .work = work,
 		.mnt = mnt, .log = c->log, .metacopy = c->cfg->metacopy,
+		.evict_eagerly = c->cfg->forget,
 	};
 	struct strbuf err = { 0 };
 	int ret = mount_side(&req, &err);
@@ -137,6 +138,22 @@ static void report_results(struct ctx *c, const struct op *op, const char *head,
 }
 
 /* Applies op i to both sides and compares the outcomes, then the trees. */
+/* The kernel drops every dentry and inode nobody uses, so it forgets them
+ * to the daemon, which then frees their views once the forgetting pauses
+ * (fs/evict.c waits 100 ms for that): the next step finds them rebuilt. */
+static void forget_everything(void)
+{
+	struct timespec pause = { 0, 150 * 1000000L };
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "2", 1) < 0)
+			perror("unionfuse-diff: /proc/sys/vm/drop_caches");
+		close(fd);
+	}
+	nanosleep(&pause, NULL);
+}
+
 static bool op_differs(struct ctx *c, size_t i)
 {
 	const struct op *op = &c->tc->ops.op[i];
@@ -149,6 +166,8 @@ static bool op_differs(struct ctx *c, size_t i)
 	tree_links = policy_tree_rename_links(op, c->a.root);
 	ops_apply(c->a.root, c->a.mnt, op, &ra);
 	ops_apply(c->b.root, c->b.mnt, op, &rb);
+	if (c->cfg->forget)
+		forget_everything();
 	sb_addf(&head, "op %zu/%zu `", i + 1, c->tc->ops.n);
 	repro_format_op(op, &head);
 	sb_add(&head, "`");

@@ -12,6 +12,8 @@ struct run_cfg {
 	const char *fuse_name;  /* how reports call it */
 	bool selftest;          /* kernel overlayfs on both sides, kernel copies */
 	bool metacopy;          /* both sides copy metadata only for new attributes */
+	bool forget;            /* after every step the kernel forgets what it can,
+				 * and the FUSE side frees it (-o evict_after=1) */
 	const char *dir;        /* this worker's scratch directory */
 	bool trace;             /* print every operation's outcome on both sides */
 	volatile long *beat;    /* if set: CLOCK_MONOTONIC seconds of the latest

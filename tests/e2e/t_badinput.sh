@@ -115,6 +115,13 @@ test_unknown_option_warns_and_still_mounts() {
         expect_content "$M/x" x
 }
 
+test_bad_option_values_are_refused() {
+        layers
+        expect_refused "evict_after=0" "$M" "evict_after" mount -o evict_after=0 --upper "$U" "$L" "$M"
+        expect_refused "evict_after=-3" "$M" "evict_after" -o "lowerdir=$L,evict_after=-3" "$M"
+        expect_refused "timeout=soon" "$M" "timeout" mount -o timeout=soon "$L" "$M"
+}
+
 test_no_layer_at_all_is_refused() {
         M=$(mkd m)
         track_mount "$M"
