@@ -76,6 +76,7 @@ static bool evict_below(struct ufs *u, struct node *node, int depth, struct evic
 size_t ufs_evict_views(struct ufs *u)
 {
 	struct evict_count count = { 0, 0 };
+	double start = u->trace ? trace_now_ms() : 0;
 	size_t kept;
 
 	pthread_rwlock_wrlock(&u->lock);
@@ -84,9 +85,10 @@ size_t ufs_evict_views(struct ufs *u)
 	atomic_store(&u->evict.at, kept / 8 > u->evict.min ? kept / 8 : u->evict.min);
 	atomic_store(&u->evict.forgotten, 0);
 	pthread_rwlock_unlock(&u->lock);
+	/* The time includes the wait for the lock; the mount waits on the rest. */
 	if (count.freed && u->trace)
-		trace_line(u, "forget: %zu entries below directories the kernel forgot freed, %zu kept",
-			   count.freed, kept);
+		trace_line(u, "forget: %zu entries below directories the kernel forgot freed, %zu kept, %.1f ms",
+			   count.freed, kept, trace_now_ms() - start);
 	/* Freed nodes are small blocks spread over the heap: give the pages
 	 * they leave whole back to the system. */
 	if (count.freed)

@@ -55,7 +55,7 @@ view_state() {
 
 # Entries freed so far, as the daemon's trace tells.
 freed_in_trace() {
-        awk '/^forget: [0-9]+ entries below directories the kernel forgot freed, [0-9]+ kept$/ { n += $2 }
+        awk '/^forget: [0-9]+ entries below directories the kernel forgot freed, [0-9]+ kept, [0-9.]+ ms$/ { n += $2 }
              END { print n + 0 }' "$T/trace"
 }
 
