@@ -343,6 +343,21 @@ uf_mount() {    # MNT UPPER LAYER... (base first)
         UF_PID=$(daemon_pid "$mnt") || true
 }
 
+# Mounts unionfuse -d -o OPTS on MNT, its log of every FUSE request going to
+# LOG, and waits for the mount. The daemon stays in the background: unmount,
+# then wait, before reading LOG whole.
+uf_mount_logged() {     # MNT LOG OPTS
+        local mnt=$1 log=$2 i
+        mkdir -p "$mnt"
+        track_mount "$mnt"
+        "$UF" -d -o "$3" "$mnt" 2> "$log" &
+        for i in $(seq 100); do
+                mountpoint -q "$mnt" && return 0
+                sleep 0.1
+        done
+        fail "the mount with -d did not come up: $(head -3 "$log")"
+}
+
 # Kernel overlayfs on MNT, layers base first; redirect_dir, index and
 # metacopy off, so it reads and writes only what section 3 of DESIGN.md lists.
 # $KOV_OPTS replaces those options.

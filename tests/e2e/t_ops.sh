@@ -211,14 +211,7 @@ test_a_sequential_read_comes_in_512_kib_requests() {
         local base i
         base=$(mkd base)
         dd if=/dev/urandom of="$base/big" bs=1M count=8 status=none
-        mkdir -p "$T/m"
-        track_mount "$T/m"
-        "$UF" -d -o "lowerdir=$base" "$T/m" 2> "$T/requests" &
-        for i in $(seq 100); do
-                mountpoint -q "$T/m" && break
-                sleep 0.1
-        done
-        mountpoint -q "$T/m" || fail "the mount with -d did not come up: $(head -3 "$T/requests")"
+        uf_mount_logged "$T/m" "$T/requests" "lowerdir=$base"
         for i in $(seq 50); do
                 [ "$(cat "/sys/class/bdi/$(mountpoint -d "$T/m")/read_ahead_kb")" = 512 ] && break
                 sleep 0.1

@@ -541,16 +541,10 @@ test_killed_daemon_leaves_no_half_copy_and_next_mount_cleans_work() {
 # security.capability before every write(2): a round trip more per write.
 # Told, it asks once, and again only after the file's attributes change.
 test_a_stream_of_writes_asks_for_security_capability_once() {
-        local base upper i n
+        local base upper n
         base=$(mkd base) upper=$(mkd upper)
-        mkdir -p "$upper.work" "$T/m"
-        track_mount "$T/m"
-        "$UF" -d -o "lowerdir=$base,upperdir=$upper,workdir=$upper.work" "$T/m" 2> "$T/requests" &
-        for i in $(seq 100); do
-                mountpoint -q "$T/m" && break
-                sleep 0.1
-        done
-        mountpoint -q "$T/m" || fail "the mount with -d did not come up: $(head -3 "$T/requests")"
+        mkdir -p "$upper.work"
+        uf_mount_logged "$T/m" "$T/requests" "lowerdir=$base,upperdir=$upper,workdir=$upper.work"
         dd if=/dev/zero of="$T/m/f" bs=4k count=100 status=none
         unmount "$T/m"
         wait
