@@ -17,9 +17,8 @@
  * (in a thread of its own, see evictor) once the nodes that forgetting may
  * have made freeable (a node, or a directory and its view) add up to an
  * eighth of what the last sweep kept, and at least UFS_EVICT_MIN (or
- * -o evict_after=N): its cost
- * stays a constant per node freed, and what is left unfreed is at most
- * that much. */
+ * -o evict_after=N): its cost stays a constant per node freed, and what is
+ * left unfreed is at most that much. */
 #include "internal.h"
 
 #include <errno.h>

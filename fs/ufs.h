@@ -96,8 +96,8 @@ struct ufs {
 	void *attr_changed_ctx;
 	FILE *trace;              /* union decisions, one line each; NULL: off */
 	struct {                  /* freeing forgotten views (evict.c) */
-		/* nodes forgotten by the kernel since the last sweep, and
-		 * how many make the next one */
+		/* entries that forgetting may have made freeable since
+		 * the last sweep, and how many make the next one */
 		atomic_size_t forgotten, at;
 		size_t min;               /* the least "at" */
 		pthread_mutex_t lock;
