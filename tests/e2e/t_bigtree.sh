@@ -104,6 +104,27 @@ test_views_the_kernel_forgets_are_freed_and_come_back_the_same() {
         expect_eq "content of a new file" new "$(cat "$T/m/tree/d0001/new")"
 }
 
+# -o evict_after=N lowers the mark: a tree far below 1024 entries is freed
+# once the kernel forgets it.
+test_evict_after_lets_a_small_tree_go() {
+        local base i
+        base=$(mkd base)
+        "$HELPERS/mktree" "$base/tree" 2 20 || fail "mktree failed"
+        mkdir -p "$T/m"
+        track_mount "$T/m"
+        "$UF" mount -o evict_after=10 --trace="$T/trace" "$base" "$T/m" || fail "mount failed"
+        expect_eq "entries" 44 "$(find "$T/m" | wc -l)"
+        echo 2 > /proc/sys/vm/drop_caches
+        sleep 0.5
+        echo 2 > /proc/sys/vm/drop_caches
+        for i in $(seq 50); do
+                [ "$(freed_in_trace)" -ge 40 ] && break
+                sleep 0.1
+        done
+        [ "$(freed_in_trace)" -ge 40 ] || fail "entries freed: $(freed_in_trace) of 42: $(tail -2 "$T/trace")"
+        expect_eq "entries after" 44 "$(find "$T/m" | wc -l)"
+}
+
 # Walks, reads, creations and removals go on while the kernel forgets
 # again and again: sweeps run between requests that rebuild what they
 # freed (an ASan build of this test is the check that nothing freed is
