@@ -96,7 +96,8 @@ void readahead_raise(void *arg)
 	if (read_number(fd) < READAHEAD_KIB) {
 		len = snprintf(value, sizeof(value), "%d\n", READAHEAD_KIB);
 		if (pwrite(fd, value, len, 0) != len)
-			fprintf(stderr, "unionfuse: %s: could not raise readahead, kept the default\n", path);
+			fprintf(stderr, "unionfuse: %s: %s (readahead kept at the default)\n", path,
+				strerror(errno));
 	}
 	close(fd);
 }
