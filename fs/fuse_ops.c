@@ -1,6 +1,7 @@
 /* FUSE low-level operations over the union library. Each handler computes
  * one result and replies exactly once. Modelled on libfuse's passthrough_ll. */
 #include "fuse_ops.h"
+#include "fuse_dirplus.h"
 #include "fuse_killpriv.h"
 
 #include <errno.h>
@@ -160,6 +161,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 		return;
 	}
+	/* If its directory was listed without files' attributes, listings
+	 * give them from now on (fuse_dirplus.h). */
+	if (!err && !S_ISDIR(st.st_mode))
+		dirplus_file_looked_up(&uf(req)->dirplus, parent);
 	reply_entry(req, err, node, &st);
 }
 
@@ -479,17 +484,27 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		ufs_releasedir(snap);
 }
 
+/* Whether DE goes into a readdirplus reply bare, with no attributes (as
+ * in a plain READDIR): "." and "..", and files unless FILES_FULL
+ * (fuse_dirplus.h). A type of 0 is unknown: it may be a directory. */
+static bool entry_bare(const struct dir_entry *de, bool files_full)
+{
+	if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
+		return true;
+	return !files_full && de->type != 0 && !S_ISDIR(de->type);
+}
+
 /* Add one entry to a readdirplus reply; returns its size (0: it did not
  * fit, -1: it vanished and is skipped). */
 static ssize_t add_plus(fuse_req_t req, fuse_ino_t ino, char *p, size_t rem,
-			const struct dir_entry *de, off_t next)
+			const struct dir_entry *de, bool files_full)
 {
 	struct fuse_entry_param e = { 0 };
 	struct node *node = NULL;
 	struct stat st;
 	size_t size;
 
-	if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0) {
+	if (entry_bare(de, files_full)) {
 		e.attr.st_ino = de->ino;
 		e.attr.st_mode = de->type;
 	} else {
@@ -499,7 +514,7 @@ static ssize_t add_plus(fuse_req_t req, fuse_ino_t ino, char *p, size_t rem,
 			return -1;
 		entry_fill(req, &e, node, &st);
 	}
-	size = fuse_add_direntry_plus(req, p, rem, de->name, &e, next);
+	size = fuse_add_direntry_plus(req, p, rem, de->name, &e, (off_t)de->next_off);
 	if (size > rem) {
 		if (node)
 			ufs_forget(ufs_of(req), node, 1);
@@ -508,13 +523,14 @@ static ssize_t add_plus(fuse_req_t req, fuse_ino_t ino, char *p, size_t rem,
 	return (ssize_t)size;
 }
 
-/* Reply to a READDIR(PLUS) with the entries of SNAP from index FIRST on,
- * as many as fit in SIZE bytes. */
-static void reply_entries(fuse_req_t req, fuse_ino_t ino, size_t size,
+/* Reply to a READDIR(PLUS) at offset OFF with the entries of SNAP from
+ * index FIRST on, as many as fit in SIZE bytes. */
+static void reply_entries(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  const struct dir_snapshot *snap, size_t first, bool plus)
 {
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size, i;
+	bool files_full = plus && dirplus_files_full(&uf(req)->dirplus, ino, (uint64_t)off);
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -525,7 +541,7 @@ static void reply_entries(fuse_req_t req, fuse_ino_t ino, size_t size,
 		ssize_t n;
 
 		if (plus) {
-			n = add_plus(req, ino, p, rem, de, (off_t)de->next_off);
+			n = add_plus(req, ino, p, rem, de, files_full);
 			if (n < 0)
 				continue;
 		} else {
@@ -576,7 +592,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fuse_reply_err(req, -err);
 			return;
 		}
-		reply_entries(req, ino, size, &part, 0, plus);
+		reply_entries(req, ino, size, off, &part, 0, plus);
 		ufs_readdir_done(&part);
 		return;
 	}
@@ -585,7 +601,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	reply_entries(req, ino, size, snap, (size_t)off, plus);
+	reply_entries(req, ino, size, off, snap, (size_t)off, plus);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "fuse_dirplus.h"
 #include "ufs.h"
 
 struct ufuse {
@@ -18,6 +19,7 @@ struct ufuse {
 	bool copyup_on_open; /* keep OPEN requests: copy up at open for writing */
 	bool no_open;      /* the kernel opens files without asking (op_init) */
 	bool no_opendir;   /* and directories (op_init) */
+	struct dirplus dirplus; /* which listings give files' attributes */
 
 	/* The INIT exchange, seen through fuse_killpriv.c's pass-through. */
 	atomic_bool init_seen;     /* the INIT request was read */

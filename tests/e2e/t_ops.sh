@@ -242,6 +242,46 @@ test_readdir_lists_union_of_layers() {
         expect_eq "listing after create" "x y z" "$(names "$M/d")"
 }
 
+# A listing names its entries with the inode numbers and types that stat
+# gives them, whether the entry came with its attributes or bare
+# (fs/fuse_dirplus.h): lower files, a file copied up (it keeps its lower
+# inode number), a new upper file, a hard link, a symlink, a directory.
+test_readdir_inode_numbers_and_types_match_stat() {
+        mount_stack
+        chmod 0600 "$M/f"
+        echo new > "$M/new"
+        ln "$M/new" "$M/new-link"
+        mkdir "$M/nd"
+        unmount "$M"
+        uf_mount "$M" "$U" "$BASE" "$APP"
+        expect_eq "root listing, fresh mount" "OK 8" "$("$HELPERS/probe" dirents "$M")"
+        expect_eq "merged dir, fresh mount" "OK 2" "$("$HELPERS/probe" dirents "$M/d")"
+        expect_eq "root listing again" "OK 8" "$("$HELPERS/probe" dirents "$M")"
+}
+
+# A walk that reads names only gets files bare: stat of one afterwards asks
+# the daemon (a LOOKUP). Once that happens in a directory just listed bare,
+# listings carry files' attributes again: ls -l of five new directories of
+# twenty files each then asks only for their parent, long.
+test_listings_give_files_attributes_once_files_are_looked_up() {
+        local base d i n
+        base=$(mkd base)
+        for d in walk/a walk/b walk/c long/q1 long/q2 long/q3 long/q4 long/q5; do
+                mkdir -p "$base/$d/s"
+                for i in $(seq 20); do : > "$base/$d/f$i"; done
+        done
+        uf_mount_logged "$T/m" "$T/requests" "lowerdir=$base"
+        expect_eq "find" 67 "$(find "$T/m/walk" | wc -l)"
+        n=$(wc -l < "$T/requests")
+        expect_eq "stat after find" "regular empty file" "$(stat -c %F "$T/m/walk/b/f7")"
+        expect_eq "LOOKUPs for stat of a file the walk listed" 1 \
+                "$(tail -n +$((n + 1)) "$T/requests" | grep -c 'opcode: LOOKUP')"
+        n=$(wc -l < "$T/requests")
+        expect_eq "ls -l" 119 "$(ls -l "$T/m/long"/q* | wc -l)"
+        i=$(tail -n +$((n + 1)) "$T/requests" | grep -c 'opcode: LOOKUP')
+        [ "$i" -le 1 ] || fail "$i LOOKUPs for ls -l of 5 directories of 20 files (1 is enough: long itself)"
+}
+
 test_statfs_reports_sizes() {
         mount_stack
         expect_ok "df" df "$M"

@@ -10,11 +10,14 @@
  *   touch-now PATH          utimensat(NULL): "now", allowed to a writer
  *   rename OLD NEW          link OLD NEW
  *   listxattr PATH          prints the names, sorted, comma separated
+ *   dirents DIR             each entry's d_ino and d_type against its lstat:
+ *                           "OK N" for N entries, or the first that differs
  *   fifo-write-nb PATH      open O_WRONLY|O_NONBLOCK: ENXIO when no reader
  *   connect PATH            connect a unix stream socket to PATH
  *   listen PATH             bind and listen at PATH, accept until SIGTERM,
  *                           then print "accepted N" */
 #include "common.h"
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -70,6 +73,33 @@ static int do_stat(const char *path)
         case S_IFBLK: printf("b\n"); break;
         default: printf("?\n"); break;
         }
+        return 0;
+}
+
+static int do_dirents(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *de;
+        struct stat st;
+        int n = 0;
+
+        if (!d)
+                return report(-1);
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return report(-1);
+                if (de->d_ino != st.st_ino || (mode_t)DTTOIF(de->d_type) != (st.st_mode & S_IFMT)) {
+                        printf("%s: d_ino %llu d_type %u, lstat st_ino %llu mode %o\n", de->d_name,
+                               (unsigned long long)de->d_ino, de->d_type,
+                               (unsigned long long)st.st_ino, st.st_mode & S_IFMT);
+                        return 1;
+                }
+                n++;
+        }
+        closedir(d);
+        printf("OK %d\n", n);
         return 0;
 }
 
@@ -180,6 +210,8 @@ int main(int argc, char **argv)
                 return report(link(argv[2], argv[3]));
         if (!strcmp(op, "listxattr") && argc == 3)
                 return do_listxattr(argv[2]);
+        if (!strcmp(op, "dirents") && argc == 3)
+                return do_dirents(argv[2]);
         if (!strcmp(op, "fifo-write-nb") && argc == 3)
                 return do_write(argv[2], O_WRONLY | O_NONBLOCK, NULL);
         if (!strcmp(op, "connect") && argc == 3)
