@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,15 +54,21 @@ static int read_entries(int fd, char **ents, size_t *len)
 	return -ENOMEM;
 }
 
-static bool needs_fd(const struct layer_scan *scan)
+/* What the entries of SCAN tell of the directory: it is opaque if they
+ * hold an aufs opaque marker. Returns whether the merge will stat an entry
+ * through the directory's fd (whiteout_may_hide_in). */
+static bool scan_markers(struct layer_scan *scan)
 {
 	struct dirent64 *de;
 	size_t pos = 0;
+	bool needs_fd = false;
 
-	while ((de = layer_scan_next(scan, &pos)))
-		if (whiteout_may_hide_in(de->d_type, &scan->info))
-			return true;
-	return false;
+	while ((de = layer_scan_next(scan, &pos))) {
+		if (de->d_name[0] == '.' && strcmp(de->d_name, WH_OPAQUE_NAME) == 0)
+			scan->info.opaque = true;
+		needs_fd |= whiteout_may_hide_in(de->d_type, &scan->info);
+	}
+	return needs_fd;
 }
 
 void layer_scan_one(struct layer_scan *scan, int layerfd, const char *path)
@@ -75,16 +82,15 @@ void layer_scan_one(struct layer_scan *scan, int layerfd, const char *path)
 		scan->fd = -1;
 		return;
 	}
-	scan->err = whiteout_dir_info(scan->fd, &scan->info);
-	if (!scan->err)
-		scan->err = read_entries(scan->fd, &scan->ents, &scan->len);
+	whiteout_dir_xattrs(scan->fd, &scan->info);
+	scan->err = read_entries(scan->fd, &scan->ents, &scan->len);
 	if (scan->err) {
 		layer_scan_release(scan);
 		return;
 	}
 	/* The fd stays only if the merge will stat an entry through it:
 	 * a directory of 500 layers does not hold 500 fds while it merges. */
-	if (!needs_fd(scan)) {
+	if (!scan_markers(scan)) {
 		close(scan->fd);
 		scan->fd = -1;
 	}

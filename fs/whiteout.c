@@ -102,11 +102,10 @@ static char *xattr_string(const struct xattr_src *src, const struct xattr_names 
 	return NULL;
 }
 
-int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
+void whiteout_dir_xattrs(int dirfd, struct wh_dirinfo *out)
 {
 	struct xattr_src src;
 	struct xattr_names xn;
-	struct stat st;
 	size_t i;
 
 	out->opaque = false;
@@ -124,11 +123,18 @@ int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
 		else if (len == 1 && value[0] == 'x')
 			out->xwhiteouts = true;
 	}
+}
+
+int whiteout_dir_info(int dirfd, struct wh_dirinfo *out)
+{
+	struct stat st;
+	int err;
+
+	whiteout_dir_xattrs(dirfd, out);
 	if (fstatat(dirfd, WH_OPAQUE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		out->opaque = true;
 	} else if (errno != ENOENT) {
-		int err = -errno;
-
+		err = -errno;
 		free(out->redirect);
 		out->redirect = NULL;
 		return err;

@@ -28,6 +28,10 @@ struct wh_dirinfo {
 /* DIRFD is an fd of the directory itself: O_PATH is enough, one opened
  * for reading is cheaper. */
 int whiteout_dir_info(int dirfd, struct wh_dirinfo *out);
+/* The same from its extended attributes alone, for a caller that reads the
+ * directory's entries anyway and finds a .wh..wh..opq among them: a stat
+ * less per directory and layer (layerscan.c). */
+void whiteout_dir_xattrs(int dirfd, struct wh_dirinfo *out);
 
 /* ".wh.NAME" → "NAME"; NULL for other names and for the opaque marker. */
 const char *whiteout_aufs_target(const char *name);
