@@ -23,6 +23,8 @@ bool dirplus_files_full(struct dirplus *d, uint64_t dir, uint64_t off)
 {
 	int left = atomic_load(&d->full_left);
 
+	if (d->always_full)
+		return true;
 	if (left > 0) {
 		if (off == 0)
 			atomic_compare_exchange_strong(&d->full_left, &left, left - 1);

@@ -15,7 +15,9 @@
  * listings give files' attributes too: ls -l, du or rm -rf pay a LOOKUP
  * per file in one directory, not in all. Leaving attributes out costs a
  * round trip per file used; giving them needlessly costs a stat per file:
- * the first is the dearer mistake, so the full spell is long. */
+ * the first is the dearer mistake, so the full spell is long. A walk that
+ * lists a whole tree and only then opens its files by path (find | xargs
+ * cat) makes that mistake for every file: -o full_listings is for it. */
 #ifndef UNIONFUSE_FUSE_DIRPLUS_H
 #define UNIONFUSE_FUSE_DIRPLUS_H
 
@@ -29,6 +31,7 @@
 /* Lock-free: a race only makes one listing fuller or barer than it would
  * have been, never a wrong one. */
 struct dirplus {
+	bool always_full;                     /* -o full_listings: set before the mount */
 	atomic_int full_left;                 /* listings still to give files' attributes */
 	_Atomic uint64_t bare[DIRPLUS_RECENT]; /* directories lately listed bare */
 	atomic_uint bare_next;                /* where the next one goes */

@@ -236,6 +236,10 @@ static int apply_option(const char *item, void *arg)
 		plan->copyup_on_open = true;
 		return 0;
 	}
+	if (strcmp(item, "full_listings") == 0) {
+		plan->full_listings = true;
+		return 0;
+	}
 	if (strcmp(item, "ro") == 0)
 		plan->read_only = true;
 	if (in_list(item, fuse_passthrough) || has_prefix_in(item, fuse_passthrough_prefix))

@@ -15,6 +15,7 @@ struct mount_plan {
 	char *mountpoint;
 	bool foreground, debug, read_only, nonempty;
 	bool copyup_on_open;    /* OPEN requests kept: see fuse_ops.c op_init */
+	bool full_listings;     /* every listing gives files' attributes (fuse_dirplus.h) */
 	bool metacopy;          /* new attributes copy no data up (fs/metacopy.c) */
 	enum wh_format whiteout_format;
 	double timeout;

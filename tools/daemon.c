@@ -194,7 +194,8 @@ static int serve(struct ufs *u, const struct mount_plan *plan)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct ufuse uf = { .u = u, .timeout = plan->timeout,
-			    .copyup_on_open = plan->copyup_on_open };
+			    .copyup_on_open = plan->copyup_on_open,
+			    .dirplus.always_full = plan->full_listings };
 	struct fuse_loop_config *cfg;
 	struct fuse_session *se;
 	dev_t mount_dev;

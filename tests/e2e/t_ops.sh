@@ -282,6 +282,23 @@ test_listings_give_files_attributes_once_files_are_looked_up() {
         [ "$i" -le 1 ] || fail "$i LOOKUPs for ls -l of 5 directories of 20 files (1 is enough: long itself)"
 }
 
+# -o full_listings: every listing gives its files' attributes, so a walk
+# whose files are then used by path asks nothing more (find | xargs cat).
+test_full_listings_give_files_attributes_from_the_start() {
+        local base d i n
+        base=$(mkd base)
+        for d in a b c; do
+                mkdir -p "$base/$d"
+                for i in $(seq 20); do echo "$d$i" > "$base/$d/f$i"; done
+        done
+        uf_mount_logged "$T/m" "$T/requests" "lowerdir=$base,full_listings"
+        expect_eq "find" 64 "$(find "$T/m" | wc -l)"
+        n=$(wc -l < "$T/requests")
+        expect_eq "cat of every file found" 60 "$(find "$T/m" -type f | xargs cat | wc -l)"
+        expect_eq "LOOKUPs for files the walk listed" 0 \
+                "$(tail -n +$((n + 1)) "$T/requests" | grep -c 'opcode: LOOKUP')"
+}
+
 test_statfs_reports_sizes() {
         mount_stack
         expect_ok "df" df "$M"

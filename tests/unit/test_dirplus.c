@@ -68,3 +68,12 @@ Test(dirplus, only_the_last_directories_listed_bare_count)
 	dirplus_file_looked_up(&d, 100 + DIRPLUS_RECENT);
 	cr_assert(list(&d, 12));
 }
+
+Test(dirplus, full_listings_gives_attributes_from_the_first_listing_on)
+{
+	struct dirplus d = { .always_full = true };
+	int i;
+
+	for (i = 0; i < 2 * DIRPLUS_FULL_LISTINGS; i++)
+		cr_assert(list(&d, 100 + (uint64_t)i), "listing %d", i);
+}
