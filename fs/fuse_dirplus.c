@@ -21,10 +21,11 @@ static bool listed_bare(struct dirplus *d, uint64_t dir)
 
 bool dirplus_files_full(struct dirplus *d, uint64_t dir, uint64_t off)
 {
-	int left = atomic_load(&d->full_left);
+	int left;
 
 	if (d->always_full)
 		return true;
+	left = atomic_load(&d->full_left);
 	if (left > 0) {
 		if (off == 0)
 			atomic_compare_exchange_strong(&d->full_left, &left, left - 1);
