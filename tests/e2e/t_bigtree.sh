@@ -59,6 +59,21 @@ freed_in_trace() {
              END { print n + 0 }' "$T/trace"
 }
 
+# Have the kernel forget what it can (two drops: the first leaves some
+# directories whose entries it dropped, the second takes them), then wait
+# up to TRIES tenths of a second for the daemon to free MIN of TOTAL entries.
+forget_and_wait_freed() {      # MIN TOTAL TRIES
+        local i
+        echo 2 > /proc/sys/vm/drop_caches
+        sleep 0.5
+        echo 2 > /proc/sys/vm/drop_caches
+        for i in $(seq "$3"); do
+                [ "$(freed_in_trace)" -ge "$1" ] && return 0
+                sleep 0.1
+        done
+        fail "entries freed by the daemon: $(freed_in_trace) of $2: $(tail -2 "$T/trace")"
+}
+
 # The kernel forgets the inodes it drops from its caches (drop_caches here,
 # memory pressure elsewhere); the daemon then frees the merged views below
 # them (fs/evict.c), and builds them again the same when asked.
@@ -77,19 +92,9 @@ test_views_the_kernel_forgets_are_freed_and_come_back_the_same() {
         before=$(cd "$T/m" && find . -printf '%i %y %s %p\n' | sort)
         expect_eq "d0003 listed" "view_built=yes" "$(view_state "$T/m/tree/d0003")"
         rss1=$(awk '/VmRSS/ { print $2 }' "/proc/$UF_PID/status")
-        # One drop leaves some directories whose entries it dropped: a
-        # second takes them. Not a look at the mount meanwhile: what it
-        # looks up is held again.
+        # Not a look at the mount meanwhile: what it looks up is held again.
         sync
-        echo 2 > /proc/sys/vm/drop_caches
-        sleep 0.5
-        echo 2 > /proc/sys/vm/drop_caches
-        for i in $(seq 100); do
-                [ "$(freed_in_trace)" -ge 15000 ] && break
-                sleep 0.1
-        done
-        [ "$(freed_in_trace)" -ge 15000 ] ||
-                fail "entries freed by the daemon: $(freed_in_trace) of 20042: $(tail -2 "$T/trace")"
+        forget_and_wait_freed 15000 20042 100
         n=0
         for i in $(seq 0 19); do
                 [ "$(view_state "$T/m/tree/d$(printf %04d "$i")")" = view_built=no ] && n=$((n + 1))
@@ -107,21 +112,14 @@ test_views_the_kernel_forgets_are_freed_and_come_back_the_same() {
 # -o evict_after=N lowers the mark: a tree far below 1024 entries is freed
 # once the kernel forgets it.
 test_evict_after_lets_a_small_tree_go() {
-        local base i
+        local base
         base=$(mkd base)
         "$HELPERS/mktree" "$base/tree" 2 20 || fail "mktree failed"
         mkdir -p "$T/m"
         track_mount "$T/m"
         "$UF" mount -o evict_after=10 --trace="$T/trace" "$base" "$T/m" || fail "mount failed"
         expect_eq "entries" 44 "$(find "$T/m" | wc -l)"
-        echo 2 > /proc/sys/vm/drop_caches
-        sleep 0.5
-        echo 2 > /proc/sys/vm/drop_caches
-        for i in $(seq 50); do
-                [ "$(freed_in_trace)" -ge 40 ] && break
-                sleep 0.1
-        done
-        [ "$(freed_in_trace)" -ge 40 ] || fail "entries freed: $(freed_in_trace) of 42: $(tail -2 "$T/trace")"
+        forget_and_wait_freed 40 42 50
         expect_eq "entries after" 44 "$(find "$T/m" | wc -l)"
 }
 
