@@ -1,7 +1,9 @@
 /* Rename (DESIGN section 4). Files are copied up and moved. A directory
  * with content in lower layers is copied up whole and marked opaque where
  * it lands, so the upper layer alone says what the moved tree holds: kernel
- * overlayfs reads it the same way, with or without redirect_dir. */
+ * overlayfs reads it the same way, with or without redirect_dir. A directory
+ * of the upper layer alone is marked opaque where it lands in a merged
+ * directory, as kernel overlayfs marks it (mark_if_needed). */
 #include "internal.h"
 
 #include <errno.h>
@@ -19,6 +21,8 @@ struct rename_op {
 	struct at up, newup;        /* the two parents in the upper layer */
 	int udirfd, newudirfd;      /* their fds */
 	bool src_opaque, dst_opaque; /* whole tree copied up: mark opaque */
+	bool dir_merges, newdir_merges; /* the parents hold lower layers too */
+	bool src_marked, dst_marked; /* marked opaque where they landed */
 };
 
 /* Everything below DIR now lives in the upper layer only. A directory that
@@ -97,22 +101,48 @@ static int set_name(struct node *node, const char *name)
 	return 0;
 }
 
-/* The moved directory lands where lower layers may hold the same name. */
-static int mark_if_needed(struct ufs *u, struct node *node, bool opaque, bool lower_below,
-			  int udirfd, const char *name)
+/* Whether DIR merges lower layers with the upper one. */
+static int parent_merges(struct ufs *u, struct node *dir, bool *merges)
 {
-	if (!node_is_dir(node) || !(opaque || lower_below))
+	int err = ufs_layers_final(u, dir);
+
+	*merges = dir->ndl > 1;
+	return err;
+}
+
+/* The directory NAME in UDIRFD, about to move, lands where lower layers
+ * may hold the same name: it must not merge with what they hold there. A
+ * directory copied up whole (OPAQUE) or landing on a name that exists below
+ * (LOWER_BELOW) needs the mark for the merged view to stay right. A
+ * directory of the upper layer alone landing in a merged directory
+ * (INTO_MERGED) gets it as kernel overlayfs gives it (ovl_rename), whatever
+ * lies below its new name: dpkg, which makes every new directory as
+ * NAME.dpkg-new and renames it in place, leaves the upper layer overlayfs
+ * would leave, and the moved tree stays its own should a lower layer ever
+ * hold that name. */
+static int mark_if_needed(struct ufs *u, struct node *node, bool opaque, bool lower_below,
+			  bool into_merged, int udirfd, const char *name, bool *marked)
+{
+	int err;
+
+	*marked = false;
+	if (!node_is_dir(node) || !(opaque || lower_below || into_merged))
 		return 0;
-	return opaque_mark(udirfd, name, u->whiteout_format);
+	err = opaque_mark(udirfd, name, u->whiteout_format);
+	*marked = err == 0;
+	return err;
 }
 
 static void trace_rename(struct ufs *u, struct rename_op *op, bool exchange, int old_wh)
 {
 	char *from = trace_path(op->dir, op->name), *to = trace_path(op->newdir, op->newname);
+	const char *opaque = "";
 
-	trace_line(u, "rename %s %s %s:%s%s%s", from, exchange ? "<->" : "->", to,
-		   op->src_opaque || op->dst_opaque ?
-			   " directory with lower content copied up whole and marked opaque;" : "",
+	if (op->src_opaque || op->dst_opaque)
+		opaque = " directory with lower content copied up whole and marked opaque;";
+	else if (op->src_marked || op->dst_marked)
+		opaque = " directory marked opaque where it lands, in a merged directory;";
+	trace_line(u, "rename %s %s %s:%s%s%s", from, exchange ? "<->" : "->", to, opaque,
 		   old_wh ? " whiteout left at " : " moved in upper", old_wh ? from : "");
 	free(from);
 	free(to);
@@ -166,6 +196,12 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	int old_wh = src->upper_wh & WH_AUFS_FILE;
 	int err;
 
+	/* Marked before it moves, where it is (the mark goes with it): a
+	 * failure then leaves nothing moved. */
+	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newdir_merges,
+			     op->udirfd, op->name, &op->src_marked);
+	if (err)
+		return err;
 	if (dst_pos)
 		nodefile_pin(u, dst);
 	if (dst_pos && node_is_dir(dst) && dst->top == u->upper) {
@@ -196,9 +232,6 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 		if (err)
 			return err;
 	}
-	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newudirfd, op->newname);
-	if (err)
-		return err;
 	if (src_lower && !old_wh) {
 		/* A name too long for a .wh. marker, without RENAME_WHITEOUT. */
 		int wh = ufs_whiteout_create(u, op->udirfd, op->name);
@@ -239,13 +272,15 @@ static int rename_exchange(struct ufs *u, struct rename_op *op)
 	uint8_t src_wh = src->upper_wh, dst_wh = dst->upper_wh;
 	int err;
 
-	if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)
-		return -errno;
-	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newudirfd, op->newname);
+	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newdir_merges,
+			     op->udirfd, op->name, &op->src_marked);
 	if (!err)
-		err = mark_if_needed(u, dst, op->dst_opaque, src_lower, op->udirfd, op->name);
+		err = mark_if_needed(u, dst, op->dst_opaque, src_lower, op->dir_merges,
+				     op->newudirfd, op->newname, &op->dst_marked);
 	if (err)
 		return err;
+	if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)
+		return -errno;
 	view_remove(op->dir, src);
 	view_remove(op->newdir, dst);
 	err = set_name(src, op->newname);
@@ -300,6 +335,10 @@ static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags
 		err = rename_copyup(u, op->src, &op->src_opaque);
 	if (!err && (flags & RENAME_EXCHANGE))
 		err = rename_copyup(u, op->dst, &op->dst_opaque);
+	if (!err)
+		err = parent_merges(u, op->dir, &op->dir_merges);
+	if (!err)
+		err = parent_merges(u, op->newdir, &op->newdir_merges);
 	if (!err)
 		err = at_open_self(u, op->dir, u->upper, &op->up);
 	if (err)

@@ -278,7 +278,9 @@ int opaque_mark(int dirfd, const char *name, enum wh_format fmt)
 	dfd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	fd = openat(dfd, WH_OPAQUE_NAME, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0444);
+	/* Read-only: a marker already there (0444) opens without the right
+	 * to write it, which a daemon run by an ordinary user lacks. */
+	fd = openat(dfd, WH_OPAQUE_NAME, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0444);
 	close(dfd);
 	if (fd < 0)
 		return -errno;

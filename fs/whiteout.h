@@ -57,7 +57,7 @@ int whiteout_create(int dirfd, const char *name, enum wh_format fmt);
 int whiteout_create_device(int dirfd, const char *name);
 /* Remove the markers WH (WH_* bits) for NAME from DIRFD. */
 int whiteout_remove(int dirfd, const char *name, int wh);
-/* Mark the directory NAME in DIRFD opaque. */
+/* Mark the directory NAME in DIRFD opaque (again, if it is already). */
 int opaque_mark(int dirfd, const char *name, enum wh_format fmt);
 
 #endif

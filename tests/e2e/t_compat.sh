@@ -43,6 +43,25 @@ change_tree() {         # MNT
         mkfifo "$m/new/fifo"
         truncate -s 10 "$m/usr/lib/pkg/lib.so"
         rm "$m/fifo"
+        mkdir "$m/usr/lib/sasl2.dpkg-new"               # how dpkg makes a directory
+        echo db > "$m/usr/lib/sasl2.dpkg-new/db"
+        mv "$m/usr/lib/sasl2.dpkg-new" "$m/usr/lib/sasl2"
+}
+
+# What a layer holds as overlayfs' markers: every entry with its type, the
+# device numbers of a char device (0/0: a whiteout) and a directory's
+# overlay.opaque. Not overlayfs' own bookkeeping (origin, impure, uuid).
+upper_markers() {       # DIR
+        (
+                cd "$1" || exit 1
+                find . -mindepth 1 -printf '%p %y\n' | LC_ALL=C sort | while read -r p y; do
+                        case $y in
+                        c) echo "$p c $(stat -c %t:%T "$p")" ;;
+                        d) echo "$p d $(getfattr --absolute-names --only-values -n trusted.overlay.opaque "$p" 2>/dev/null)" ;;
+                        *) echo "$p $y" ;;
+                        esac
+                done
+        )
 }
 
 test_upper_written_by_unionfuse_reads_same_under_kernel_overlayfs() {
@@ -57,6 +76,21 @@ test_upper_written_by_unionfuse_reads_same_under_kernel_overlayfs() {
         local d
         d=$(diff "$T/through-unionfuse" <(tree_listing "$T/k")) ||
                 fail "kernel overlayfs sees another tree: $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+}
+
+# The upper layer, not only what it means: the same changes leave the same
+# entries, whiteouts and opaque markers as kernel overlayfs leaves.
+test_same_changes_leave_the_upper_layer_kernel_overlayfs_leaves() {
+        local d
+        build_lowers
+        kov_mount "$T/k" "$(mkd kupper)" "$T/kwork" "$BASE" "$APP"
+        change_tree "$T/k"
+        umount "$T/k"
+        uf_mount "$T/m" "$(mkd upper)" "$BASE" "$APP"
+        change_tree "$T/m"
+        unmount "$T/m"
+        d=$(diff <(upper_markers "$T/kupper") <(upper_markers "$T/upper")) ||
+                fail "the upper layers differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
 }
 
 test_merged_dir_renamed_by_unionfuse_reads_same_under_kernel_overlayfs() {

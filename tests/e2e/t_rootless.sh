@@ -82,6 +82,21 @@ test_user_deletes_root_file_with_a_whiteout() {
         as_user "'$UFU' umount m"
 }
 
+# With aufs markers a directory made over a whiteout holds a 0444
+# .wh..wh..opq; renamed within a merged directory it is marked opaque again
+# (as overlayfs marks a moved directory), by a daemon that may not write
+# that file.
+test_user_renames_a_recreated_directory_with_aufs_markers() {
+        ensure_user
+        make_root_layer
+        as_user "'$UFU' mount layer --upper up -o whiteout=aufs m" || fail "the user could not mount"
+        as_user "rm -r m/etc && mkdir m/etc && echo new > m/etc/new" || fail "recreating etc failed"
+        as_user "mv m/etc m/etc2" 2> "$T/mv.err" || fail "rename failed: $(cat "$T/mv.err")"
+        expect_eq "the moved directory" "new" "$(as_user "ls m/etc2")"
+        expect_eq "its upper copy" ".wh..wh..opq new" "$(ls -A "$T/up/etc2" | tr '\n' ' ' | sed 's/ $//')"
+        as_user "'$UFU' umount m"
+}
+
 in_userns() {   # CMD...: run as the test user, root of a new user and mount namespace
         as_user "unshare -Urm sh -c \"$*\""
 }

@@ -167,6 +167,52 @@ Test(rename, upper_dir_onto_whited_out_lower_dir_hides_the_lower_content)
 	cr_assert_str_eq(real_list(fx, "upper"), "e");
 }
 
+/* dpkg makes every new directory as NAME.dpkg-new and renames it in place:
+ * kernel overlayfs marks it opaque there, since its parent merges layers. */
+Test(rename, new_directory_moved_within_a_merged_directory_is_marked_opaque)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/usr/lib/libc", "c");
+	fx_mount(fx);
+	cr_assert_eq(u_mkdir(fx, "usr/lib/sasl2.dpkg-new"), 0);
+	cr_assert_eq(u_create(fx, "usr/lib/sasl2.dpkg-new/db", "d"), 0);
+	cr_assert_eq(u_rename(fx, "usr/lib/sasl2.dpkg-new", "usr/lib/sasl2", 0), 0);
+	cr_assert(real_is_opaque(fx, "upper/usr/lib/sasl2"));
+	cr_assert_not(real_is_opaque(fx, "upper/usr/lib"));
+	cr_assert_str_eq(u_list(fx, "usr/lib"), "libc sasl2");
+	cr_assert_str_eq(u_read(fx, "usr/lib/sasl2/db"), "d");
+}
+
+Test(rename, new_directory_moved_within_an_upper_only_directory_is_not_marked)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/f", "");
+	fx_mount(fx);
+	cr_assert_eq(u_mkdir(fx, "new"), 0);
+	cr_assert_eq(u_mkdir(fx, "new/a.tmp"), 0);
+	cr_assert_eq(u_rename(fx, "new/a.tmp", "new/a", 0), 0);
+	cr_assert_not(real_is_opaque(fx, "upper/new/a"));
+}
+
+/* The aufs marker of a directory made over a whiteout is 0444: marking the
+ * directory again where it lands must not need to write it. */
+Test(rename, aufs_opaque_directory_moved_within_a_merged_directory_stays_opaque)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/d/old", "");
+	fx->cfg.whiteout_format = WH_FORMAT_AUFS;
+	fx_mount(fx);
+	cr_assert_eq(u_unlink(fx, "d/old"), 0);
+	cr_assert_eq(u_rmdir(fx, "d"), 0);
+	cr_assert_eq(u_mkdir(fx, "d"), 0);
+	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	cr_assert_str_eq(real_list(fx, "upper/e"), ".wh..wh..opq");
+	cr_assert_str_eq(u_list(fx, ""), "e");
+}
+
 Test(rename, noreplace_onto_existing_lower_name_is_eexist)
 {
 	struct fx *fx = fx_new(1);
