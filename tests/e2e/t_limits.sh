@@ -97,7 +97,7 @@ expect_daemon_exits() {        # PID
         local i
         for i in $(seq 600); do
                 alive "$1" || break
-                [ "$i" = 50 ] && note "the daemon is still there 5 s after the unmount: $(thread_waits "$1")"
+                [ "$i" = 20 ] && note "the daemon is still there over 2 s after the unmount: $(thread_waits "$1")"
                 sleep 0.1
         done
         alive "$1" && fail "the daemon did not exit within 60 s of the unmount: $(thread_waits "$1")"
