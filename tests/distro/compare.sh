@@ -5,12 +5,13 @@
 # deb.debian.org), not by tests/run.sh.
 #
 #   1. debootstrap a minimal bookworm into WORKDIR/rootfs (once), and have
-#      apt download python3, git, make and gcc into its cache (once);
+#      apt download python3, git, make and gcc into its cache, and the .debs
+#      of five packages it has already (once);
 #   2. cut it into two layers: l0 without /usr/share, l1 with /usr/share
 #      alone, so /usr and everything dpkg touches there merges two layers;
 #   3. on each filesystem, with a new upper layer: chroot in (with /proc and
 #      /dev bound) and run the scenario below: apt-get install from the
-#      cache, dpkg --purge, useradd, rm -rf of a lower tree, python's
+#      cache, dpkg -i of the five over themselves, dpkg --purge, useradd, rm -rf of a lower tree, python's
 #      compileall, a git commit, rename/link/chmod/touch;
 #   4. list the merged tree and the upper layer (type, mode, owner, size,
 #      md5, link target, device numbers, xattrs: in the upper layer these
@@ -32,6 +33,9 @@ WORK=${1:?usage: compare.sh WORKDIR [UNIONFUSE_BINARY]}
 UF=${2:-$(dirname "$0")/../../build/unionfuse}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES="python3 git make gcc"
+# Installed already: their .debs, downloaded too, are installed again over the
+# lower layers' files (dpkg unpacks each file as NAME.dpkg-new, then renames).
+REINSTALL="coreutils bash dpkg libc-bin tzdata"
 # Paths whose content changes from run to run whatever the filesystem.
 VOLATILE='^(srv/repo/\.git/index|var/log/|var/cache/ldconfig/aux-cache|var/cache/apt/pkgcache\.bin|var/cache/apt/srcpkgcache\.bin|etc/shadow|tmp/)'
 
@@ -45,13 +49,16 @@ mkdir -p "$WORK" || die "cannot make $WORK"
 WORK=$(realpath "$WORK")
 
 # The changes a system's own tools make, run inside the chroot (the packages
-# are those of PACKAGES, downloaded into the layer).
+# are those of PACKAGES and REINSTALL, downloaded into the layer).
 scenario() {
         cat <<'EOF'
 set -e
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 export GIT_AUTHOR_DATE=@1700000000 GIT_COMMITTER_DATE=@1700000000
 apt-get install -y -q --no-install-recommends python3 git make gcc >/tmp/apt.log
+cd /var/cache/apt/archives
+dpkg -i coreutils_*.deb bash_*.deb dpkg_*.deb libc-bin_*.deb tzdata_*.deb >/tmp/reinstall.log
+cd /
 dpkg --purge e2fsprogs >/tmp/purge.log 2>&1
 useradd -m alice
 rm -rf /usr/share/doc/*
@@ -75,7 +82,8 @@ make_layers() {
                         die "debootstrap failed: see $WORK/debootstrap.log"
                 mount --bind /proc "$root/proc" || die "cannot bind /proc"
                 chroot "$root" sh -c "apt-get update -q && apt-get install -y -q --download-only \
-                        --no-install-recommends $PACKAGES" > "$WORK/download.log" 2>&1
+                        --no-install-recommends $PACKAGES && cd /var/cache/apt/archives &&
+                        apt-get download -q $REINSTALL" > "$WORK/download.log" 2>&1
                 local rc=$?
                 umount "$root/proc"
                 [ $rc = 0 ] || die "apt could not download $PACKAGES: see $WORK/download.log"
