@@ -86,7 +86,7 @@ make_layers() {
                         apt-get download -q $REINSTALL" > "$WORK/download.log" 2>&1
                 local rc=$?
                 umount "$root/proc"
-                [ $rc = 0 ] || die "apt could not download $PACKAGES: see $WORK/download.log"
+                [ $rc = 0 ] || die "apt could not download $PACKAGES $REINSTALL: see $WORK/download.log"
                 touch "$root/.complete"
         fi
         if [ ! -e "$WORK/l1/.complete" ]; then
