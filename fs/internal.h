@@ -150,6 +150,9 @@ bool metacopy_pending(struct ufs *u, struct node *node);
 /* Open NODE's data for reading (FLAGS as open(2)); *LAYER: where. [tree] */
 int metacopy_open_data(struct ufs *u, struct node *node, int flags, int *layer);
 
+/* lookup.c: whether DIR merges lower layers with its top one (a directory's
+ * link count and a rename's opaque mark depend on it). */
+int ufs_dir_merged(struct ufs *u, struct node *dir, bool *merged);
 /* lookup.c: 0 if the merged view of DIR lists nothing, else -ENOTEMPTY. */
 int ufs_dir_empty(struct ufs *u, struct node *dir);
 

@@ -362,10 +362,10 @@ static bool top_keeps_below(struct ufs *u, struct node *dir)
 	return keeps;
 }
 
-/* Whether DIR merges more than one layer (its link count says so). The top
- * layer alone decides unless it is opaque or redirects, so a readdirplus
- * does not read the markers of every layer of every subdirectory it lists. */
-static int dir_merged(struct ufs *u, struct node *dir, bool *merged)
+/* The top layer alone decides unless it is opaque or redirects, so a
+ * readdirplus does not read the markers of every layer of every
+ * subdirectory it lists. */
+int ufs_dir_merged(struct ufs *u, struct node *dir, bool *merged)
 {
 	bool keeps = false;
 	int err;
@@ -419,7 +419,7 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	if (node_is_dir(node)) {
 		bool merged;
 
-		err = dir_merged(u, node, &merged);
+		err = ufs_dir_merged(u, node, &merged);
 		/* As overlayfs: counting subdirectories of a merged directory
 		 * is not worth it; 1 keeps find and friends happy. */
 		if (!err && merged)

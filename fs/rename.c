@@ -21,7 +21,7 @@ struct rename_op {
 	struct at up, newup;        /* the two parents in the upper layer */
 	int udirfd, newudirfd;      /* their fds */
 	bool src_opaque, dst_opaque; /* whole tree copied up: mark opaque */
-	bool dir_merges, newdir_merges; /* the parents hold lower layers too */
+	bool dir_merges, newdir_merges; /* the parents merge lower layers */
 	bool src_marked, dst_marked; /* marked opaque where they landed */
 };
 
@@ -99,15 +99,6 @@ static int set_name(struct node *node, const char *name)
 	free(node->name);
 	node->name = copy;
 	return 0;
-}
-
-/* Whether DIR merges lower layers with the upper one. */
-static int parent_merges(struct ufs *u, struct node *dir, bool *merges)
-{
-	int err = ufs_layers_final(u, dir);
-
-	*merges = dir->ndl > 1;
-	return err;
 }
 
 /* The directory NAME in UDIRFD, about to move, lands where lower layers
@@ -335,10 +326,10 @@ static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags
 		err = rename_copyup(u, op->src, &op->src_opaque);
 	if (!err && (flags & RENAME_EXCHANGE))
 		err = rename_copyup(u, op->dst, &op->dst_opaque);
+	if (!err && (flags & RENAME_EXCHANGE)) /* the old parent takes DST */
+		err = ufs_dir_merged(u, op->dir, &op->dir_merges);
 	if (!err)
-		err = parent_merges(u, op->dir, &op->dir_merges);
-	if (!err)
-		err = parent_merges(u, op->newdir, &op->newdir_merges);
+		err = ufs_dir_merged(u, op->newdir, &op->newdir_merges);
 	if (!err)
 		err = at_open_self(u, op->dir, u->upper, &op->up);
 	if (err)
