@@ -259,6 +259,11 @@ test_readdir_inode_numbers_and_types_match_stat() {
         expect_eq "root listing again" "OK 8" "$("$HELPERS/probe" dirents "$M")"
 }
 
+# LOOKUP requests in $T/requests after its first N lines.
+lookups_after() {       # N
+        tail -n +$(($1 + 1)) "$T/requests" | grep -c 'opcode: LOOKUP'
+}
+
 # A walk that reads names only gets files bare: stat of one afterwards asks
 # the daemon (a LOOKUP). Once that happens in a directory just listed bare,
 # listings carry files' attributes again: ls -l of five new directories of
@@ -274,11 +279,10 @@ test_listings_give_files_attributes_once_files_are_looked_up() {
         expect_eq "find" 67 "$(find "$T/m/walk" | wc -l)"
         n=$(wc -l < "$T/requests")
         expect_eq "stat after find" "regular empty file" "$(stat -c %F "$T/m/walk/b/f7")"
-        expect_eq "LOOKUPs for stat of a file the walk listed" 1 \
-                "$(tail -n +$((n + 1)) "$T/requests" | grep -c 'opcode: LOOKUP')"
+        expect_eq "LOOKUPs for stat of a file the walk listed" 1 "$(lookups_after "$n")"
         n=$(wc -l < "$T/requests")
         expect_eq "ls -l" 119 "$(ls -l "$T/m/long"/q* | wc -l)"
-        i=$(tail -n +$((n + 1)) "$T/requests" | grep -c 'opcode: LOOKUP')
+        i=$(lookups_after "$n")
         [ "$i" -le 1 ] || fail "$i LOOKUPs for ls -l of 5 directories of 20 files (1 is enough: long itself)"
 }
 
@@ -295,8 +299,7 @@ test_full_listings_give_files_attributes_from_the_start() {
         expect_eq "find" 64 "$(find "$T/m" | wc -l)"
         n=$(wc -l < "$T/requests")
         expect_eq "cat of every file found" 60 "$(find "$T/m" -type f | xargs cat | wc -l)"
-        expect_eq "LOOKUPs for files the walk listed" 0 \
-                "$(tail -n +$((n + 1)) "$T/requests" | grep -c 'opcode: LOOKUP')"
+        expect_eq "LOOKUPs for files the walk listed" 0 "$(lookups_after "$n")"
 }
 
 test_statfs_reports_sizes() {
