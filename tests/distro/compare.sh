@@ -11,8 +11,14 @@
 #      alone, so /usr and everything dpkg touches there merges two layers;
 #   3. on each filesystem, with a new upper layer: chroot in (with /proc and
 #      /dev bound) and run the scenario below: apt-get install from the
-#      cache, dpkg -i of the five over themselves, dpkg --purge, useradd, rm -rf of a lower tree, python's
-#      compileall, a git commit, rename/link/chmod/touch;
+#      cache, dpkg -i of the five over themselves, dpkg --purge, useradd,
+#      rm -rf of a lower tree, python's compileall, git (commit, local clone,
+#      branch, gc), sed -i and perl -pi over lower files, chmod -R and
+#      chown -R of lower trees, a lower directory moved, directories and
+#      files replacing each other, find -delete, and from python: an sqlite
+#      database in WAL mode, an xattr, truncate, append, overwrite and
+#      fallocate of lower files, a fifo, a device, hard links (of a lower
+#      file, and of an upper one written and unlinked), rename, utime;
 #   4. list the merged tree and the upper layer (type, mode, owner, size,
 #      md5, link target, device numbers, xattrs: in the upper layer these
 #      are the whiteouts and opaque markers) and compare them with kernel
@@ -21,7 +27,10 @@
 # Expected differences: unionfuse copies a file up at its first change, not
 # when it is opened for writing (README, "What it does"), so files opened
 # for writing and never written (/etc/.pwd.lock, apt's lock, debconf's
-# databases) are in kernel overlayfs' upper layer only. A few files hold
+# databases) are in kernel overlayfs' upper layer only. A lower directory
+# moved: kernel overlayfs without redirect_dir refuses (EXDEV) and mv copies
+# it into a new directory; unionfuse moves it, copied up, and marks it opaque
+# (README), the same merged tree. A few files hold
 # times, inode numbers or random bytes by nature (VOLATILE, not compared).
 # Found with it: directories dpkg makes as NAME.dpkg-new and renames in place
 # were not marked opaque as overlayfs marks them (fixed in fs/rename.c).
@@ -37,7 +46,7 @@ PACKAGES="python3 git make gcc"
 # lower layers' files (dpkg unpacks each file as NAME.dpkg-new, then renames).
 REINSTALL="coreutils bash dpkg libc-bin tzdata"
 # Paths whose content changes from run to run whatever the filesystem.
-VOLATILE='^(srv/repo/\.git/index|var/log/|var/cache/ldconfig/aux-cache|var/cache/apt/pkgcache\.bin|var/cache/apt/srcpkgcache\.bin|etc/shadow|tmp/)'
+VOLATILE='^(srv/repo/\.git/index|srv/clone/\.git/index|var/log/|var/cache/ldconfig/aux-cache|var/cache/apt/pkgcache\.bin|var/cache/apt/srcpkgcache\.bin|etc/shadow|tmp/)'
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 
@@ -70,6 +79,63 @@ chmod 700 /root && chown alice /srv/repo
 ln /etc/hostname /etc/hostname.hard
 touch -d @1000000000 /etc/issue
 rm -rf /var/lib/apt/lists/*
+# git: a local clone (it hard-links the objects), a branch, a gc (packs, prunes)
+git clone -q /srv/repo /srv/clone
+cd /srv/clone && git checkout -q -b topic && echo more >> f &&
+        git -c user.email=a@b -c user.name=a commit -qam more &&
+        git gc -q --prune=now && git checkout -q master
+cd /
+# files edited in place as sed and perl do: a new file renamed over the lower one
+sed -i 's/^UMASK.*/UMASK 027/' /etc/login.defs
+perl -pi -e 's/^#DSHELL=.*/DSHELL=\/bin\/sh/' /etc/adduser.conf
+# a lower tree's metadata: modes and owners of many files and directories
+chmod -R go-w /usr/share/zoneinfo/America
+chown -R alice:alice /usr/share/zoneinfo/Africa
+touch -d @1100000000 /usr/share/zoneinfo/Arctic
+# a lower directory moved, a directory replaced by a file and a file by a
+# directory, a lower directory removed and made again, deletions in many places
+mv /usr/share/zoneinfo/Asia /usr/share/zoneinfo/Asia.moved
+rm -rf /usr/share/zoneinfo/Europe && echo file > /usr/share/zoneinfo/Europe
+rm /etc/debian_version && mkdir /etc/debian_version && echo 12 > /etc/debian_version/number
+rm -rf /etc/cron.daily && mkdir /etc/cron.daily
+find /usr/share/locale -name '*.mo' -delete
+python3 - <<'PY'
+import os, sqlite3, stat
+db = sqlite3.connect('/var/lib/app.db')
+db.execute('pragma journal_mode=wal')
+db.execute('create table t (k integer primary key, v text)')
+for i in range(2000):
+    db.execute('insert into t values (?, ?)', (i, 'x' * (i % 97)))
+    if i % 500 == 0:
+        db.commit()
+db.commit()
+db.execute('delete from t where k % 3 = 0')
+db.commit()
+db.execute('vacuum')
+db.close()
+os.setxattr('/etc/issue.net', 'user.note', b'set on a lower file')
+os.truncate('/etc/nsswitch.conf', 100)
+with open('/etc/shells', 'a') as f:
+    f.write('# appended\n')
+with open('/etc/host.conf', 'r+b') as f:
+    f.seek(10)
+    f.write(b'overwritten')
+fd = os.open('/etc/gai.conf', os.O_RDWR)
+os.posix_fallocate(fd, 0, 1 << 20)
+os.close(fd)
+os.mkfifo('/run/fifo')
+os.mknod('/root/null', stat.S_IFCHR | 0o600, os.makedev(1, 3))
+os.link('/etc/passwd', '/etc/passwd.link')
+with open('/srv/a', 'w') as f:
+    f.write('one')
+os.link('/srv/a', '/srv/b')
+with open('/srv/b', 'a') as f:
+    f.write(' two')
+os.unlink('/srv/a')
+os.symlink('../../etc/hostname', '/usr/share/hostname-link')
+os.rename('/etc/issue', '/usr/share/issue.moved')
+os.utime('/etc/skel', (1200000000, 1200000000))
+PY
 EOF
 }
 
@@ -109,29 +175,35 @@ mount_system() {        # SYSTEM UPPER WORKDIR MNT
         esac
 }
 
-# One line per entry below DIR, sorted: path, type, mode, owner, size, md5,
-# link target, device numbers, xattrs (in an upper layer, not overlayfs' and
-# fuse-overlayfs' own bookkeeping: origin, impure, uuid). One find, md5sum
-# and getfattr pass each, joined by path.
-listing() {             # DIR [upper]
-        local upper=${2:-}
+# One line per entry below DIR, sorted: path, type, mode, owner, size, link
+# count of a file (not of a whiteout: how many names share one is overlayfs'
+# business), mtime (to the nanosecond if older than SINCE, when the run began:
+# a lower file's, kept by copy-up, or one set by touch; "new" otherwise),
+# md5, link target, device numbers, xattrs (in an upper layer, not
+# overlayfs' and fuse-overlayfs' own bookkeeping: origin, impure, uuid). One
+# find, md5sum and getfattr pass each, joined by path.
+listing() {             # DIR SINCE [upper]
+        local since=$2 upper=${3:-}
         (
                 cd "$1" || exit 1
                 {
-                        find . -mindepth 1 -printf 'E\t%P\t%y\t%m\t%U:%G\t%s\t%l\n'
+                        find . -mindepth 1 -printf 'E\t%P\t%y\t%m\t%U:%G\t%s\t%l\t%T@\t%n\n'
                         find . -type f -printf '%P\0' | xargs -0 -r md5sum |
                                 sed 's/^\([0-9a-f]\{12\}\)[0-9a-f]*  /S\t\1\t/'
                         find . \( -type c -o -type b \) -printf '%P\0' | xargs -0 -r stat --printf 'D\t%t:%T\t%n\n'
                         getfattr -R -h -d -m - . 2>/dev/null |
                                 awk '/^# file: / { f = substr($0, 9); next } NF { print "X\t" f "\t" $0 }'
-                } | awk -F'\t' -v upper="$upper" '
+                } | awk -F'\t' -v upper="$upper" -v since="$since" '
                         $1 == "S" { sum[$3] = $2; next }
                         $1 == "D" { dev[$3] = $2; next }
                         $1 == "X" {
                                 if (upper && $3 ~ /^(trusted|user)\.(overlay|fuseoverlayfs)\.(origin|impure|uuid)=/) next
                                 xattrs[$2] = xattrs[$2] " " $3; next
                         }
-                        $1 == "E" { n++; path[n] = $2; type[n] = $3; rest[n] = $4 " " $5 " " ($3 == "d" ? "" : $6); link[n] = $7 }
+                        $1 == "E" {
+                                n++; path[n] = $2; type[n] = $3; link[n] = $7
+                                rest[n] = $4 " " $5 " " ($3 == "d" ? "" : $6) ($3 == "f" ? " links=" $9 : "") " mtime=" ($8 < since ? $8 : "new")
+                        }
                         END {
                                 for (i = 1; i <= n; i++) {
                                         p = path[i]; extra = ""
@@ -145,8 +217,9 @@ listing() {             # DIR [upper]
 }
 
 run_system() {          # SYSTEM
-        local s=$1 r=$WORK/run-$1 rc start end
+        local s=$1 r=$WORK/run-$1 rc start end since
         umount -R "$r/m" 2>/dev/null
+        since=$(date +%s.%N)
         rm -rf "$r" && mkdir -p "$r/upper" "$r/work" "$r/m"
         mount_system "$s" "$r/upper" "$r/work" "$r/m" || { echo "$s: mount failed"; return 1; }
         mount --bind /proc "$r/m/proc" && mount --bind /dev "$r/m/dev"
@@ -155,9 +228,9 @@ run_system() {          # SYSTEM
         rc=$?
         end=$(date +%s.%N)
         umount "$r/m/proc" "$r/m/dev"
-        listing "$r/m" | grep -Ev "$VOLATILE" > "$r/merged.txt"
+        listing "$r/m" "$since" | grep -Ev "$VOLATILE" > "$r/merged.txt"
         umount "$r/m" || umount -l "$r/m"
-        listing "$r/upper" upper | grep -Ev "$VOLATILE" > "$r/upper.txt"
+        listing "$r/upper" "$since" upper | grep -Ev "$VOLATILE" > "$r/upper.txt"
         TIME[$s]=$(echo "$end - $start" | bc)
         [ $rc = 0 ] || { echo "$s: the scenario failed (rc $rc): $(tail -3 "$r/scenario.out" | tr '\n' ' ')"; return 1; }
 }
