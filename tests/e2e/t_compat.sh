@@ -20,6 +20,27 @@ build_lowers() {
         chown 1000:1000 "$BASE/var/cache/c2"
         chmod 0600 "$BASE/etc/hostname"
         mkfifo "$BASE/fifo"
+        # for the changes a system's own tools make (tests/distro/compare.sh)
+        mkdir -p "$BASE/etc/cron.daily" "$BASE/etc/skel" "$BASE/srv" \
+                "$BASE/usr/share/zi/"{America,Africa,Europe,Arctic} "$APP/usr/share/zi/America" \
+                "$BASE/usr/share/locale/"{de,fr}/LC_MESSAGES "$APP/usr/share/locale/de/LC_MESSAGES"
+        printf 'PASS_MAX_DAYS 99999\nUMASK 022\n' > "$BASE/etc/login.defs"
+        printf '#DSHELL=/bin/bash\nDHOME=/home\n' > "$BASE/etc/adduser.conf"
+        printf '/bin/sh\n/bin/bash\n' > "$BASE/etc/shells"
+        printf 'multi on\norder hosts,bind\n' > "$BASE/etc/host.conf"
+        printf 'precedence ::1/128 50\n' > "$BASE/etc/gai.conf"
+        echo 12.4 > "$BASE/etc/debian_version"
+        echo 'root:x:0:' > "$BASE/etc/group"
+        echo Debian > "$BASE/etc/issue"
+        echo a > "$BASE/etc/cron.daily/apt" && echo d > "$BASE/etc/cron.daily/dpkg"
+        echo a > "$BASE/usr/share/zi/America/a" && echo c > "$APP/usr/share/zi/America/c"
+        echo a > "$BASE/usr/share/zi/Africa/a" && chmod 0664 "$BASE/usr/share/zi/Africa/a"
+        echo e > "$BASE/usr/share/zi/Europe/e" && echo z > "$BASE/usr/share/zi/Arctic/z"
+        for m in "$BASE/usr/share/locale/de/LC_MESSAGES/apt.mo" "$BASE/usr/share/locale/fr/LC_MESSAGES/dpkg.mo" \
+                "$APP/usr/share/locale/de/LC_MESSAGES/app.mo"; do
+                echo mo > "$m"
+        done
+        echo keep > "$BASE/usr/share/locale/fr/LC_MESSAGES/README"
 }
 
 # The same changes, done by whichever filesystem is mounted on MNT.
@@ -46,6 +67,36 @@ change_tree() {         # MNT
         mkdir "$m/usr/lib/sasl2.dpkg-new"               # how dpkg makes a directory
         echo db > "$m/usr/lib/sasl2.dpkg-new/db"
         mv "$m/usr/lib/sasl2.dpkg-new" "$m/usr/lib/sasl2"
+        # edited in place, as sed and perl do: a new file renamed over the lower one
+        sed -i 's/^UMASK.*/UMASK 027/' "$m/etc/login.defs"
+        perl -pi -e 's/^#DSHELL=.*/DSHELL=\/bin\/sh/' "$m/etc/adduser.conf"
+        # a lower tree's modes and owners; a lower directory's times
+        chmod -R go-w "$m/usr/share/zi/America" "$m/usr/share/zi/Africa"
+        chown -R 1000:1000 "$m/usr/share/zi/Africa"
+        touch -d @1100000000 "$m/usr/share/zi/Arctic" "$m/etc/skel"
+        # a directory replaced by a file, a file by a directory, a lower
+        # directory emptied and made again, files deleted in many directories
+        rm -rf "$m/usr/share/zi/Europe" && echo file > "$m/usr/share/zi/Europe"
+        rm "$m/etc/debian_version" && mkdir "$m/etc/debian_version" && echo 12 > "$m/etc/debian_version/number"
+        rm -rf "$m/etc/cron.daily" && mkdir "$m/etc/cron.daily"
+        find "$m/usr/share/locale" -name '*.mo' -delete
+        # data changed in place: appended, overwritten within, allocated beyond
+        echo /bin/zsh >> "$m/etc/shells"
+        printf overwritten | dd of="$m/etc/host.conf" bs=1 seek=4 conv=notrunc status=none
+        fallocate -l 1M "$m/etc/gai.conf"
+        # hard links: of a lower file, and of an upper one written and unlinked
+        ln "$m/etc/group" "$m/etc/group.link"
+        echo one > "$m/srv/a" && ln "$m/srv/a" "$m/srv/b" && echo two >> "$m/srv/b" && rm "$m/srv/a"
+        mv "$m/etc/issue" "$m/usr/share/issue.moved"    # a lower file into another directory
+}
+
+# What tree_listing leaves out, for the merged trees of two runs: a file's
+# link count, and an entry's mtime if it is older than SINCE (kept from a
+# lower layer by copy-up, or set by touch), "new" otherwise.
+links_and_times() {     # DIR SINCE
+        (cd "$1" && find . -mindepth 1 -printf '%p %y %n %T@\n') |
+                awk -v since="$2" '{ print $1, $2, ($2 == "f" ? "links=" $3 : ""), ($4 < since ? $4 : "new") }' |
+                LC_ALL=C sort
 }
 
 # What a layer holds as overlayfs' markers: every entry with its type, the
@@ -91,6 +142,25 @@ test_same_changes_leave_the_upper_layer_kernel_overlayfs_leaves() {
         unmount "$T/m"
         d=$(diff <(upper_markers "$T/kupper") <(upper_markers "$T/upper")) ||
                 fail "the upper layers differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+}
+
+# What a program sees after the changes: the same tree as kernel overlayfs
+# shows, with the same link counts and the times kept from the lower layers.
+test_same_changes_show_the_merged_tree_kernel_overlayfs_shows() {
+        local since d
+        build_lowers
+        since=$(date +%s.%N)
+        kov_mount "$T/k" "$(mkd kupper)" "$T/kwork" "$BASE" "$APP"
+        change_tree "$T/k"
+        tree_listing "$T/k" > "$T/kernel" && links_and_times "$T/k" "$since" > "$T/kernel-lt"
+        umount "$T/k"
+        since=$(date +%s.%N)
+        uf_mount "$T/m" "$(mkd upper)" "$BASE" "$APP"
+        change_tree "$T/m"
+        d=$(diff "$T/kernel" <(tree_listing "$T/m")) ||
+                fail "the merged trees differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+        d=$(diff "$T/kernel-lt" <(links_and_times "$T/m" "$since")) ||
+                fail "link counts or times differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
 }
 
 test_merged_dir_renamed_by_unionfuse_reads_same_under_kernel_overlayfs() {
