@@ -14,6 +14,15 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* The flags a layer's file is opened with, of those the merged file was
+ * opened with. Not O_DIRECT: the kernel does direct I/O on the mount's
+ * side, and the daemon writes from buffers of its own, not aligned as a
+ * file opened O_DIRECT demands (every write would fail EINVAL). */
+static int layer_flags(int flags)
+{
+	return flags & ~O_DIRECT;
+}
+
 int node_handle_fd(struct node *node, int layer)
 {
 	struct handle *h;
@@ -105,6 +114,7 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
 	int err;
 
+	flags = layer_flags(flags);
 	if (wants_write(flags) && ufs_read_only(u))
 		return -EROFS;
 	pthread_rwlock_rdlock(&u->lock);
@@ -183,7 +193,7 @@ int ufs_create(struct ufs *u, struct node *dir, const char *name, mode_t mode, i
 {
 	int fd, err;
 
-	err = ufs_create_file(u, dir, name, mode, flags, cred, out, st, &fd);
+	err = ufs_create_file(u, dir, name, mode, layer_flags(flags), cred, out, st, &fd);
 	if (err)
 		return err;
 	/* A new file has no capability: spare the kernel's question before

@@ -113,6 +113,32 @@ test_append_to_lower_file_copies_data_and_leaves_lower_alone() {
         expect_eq "upper holds only the file and its parents" "./a d,./a/b d,./a/b/f f" "$(layer_entries "$upper")"
 }
 
+# O_DIRECT, as databases and dd oflag=direct use it: the kernel does the
+# direct I/O on the mount's side; the daemon must not hold its layer files
+# O_DIRECT (its buffers are not aligned: every write failed EINVAL).
+test_o_direct_writes_and_reads_new_and_lower_files() {
+        direct_io_round_trip ""
+}
+
+test_o_direct_writes_and_reads_new_and_lower_files_with_copyup_on_open() {
+        direct_io_round_trip copyup_on_open
+}
+
+direct_io_round_trip() {        # UF_OPTS
+        local base upper
+        base=$(mkd base) upper=$(mkd upper)
+        head -c 262144 /dev/urandom > "$T/data"
+        echo lower > "$base/lower.bin"
+        UF_OPTS=$1 uf_mount "$T/m" "$upper" "$base"
+        expect_ok "O_DIRECT write of a new file" dd if="$T/data" of="$T/m/new.bin" bs=64k oflag=direct status=none
+        expect_ok "O_DIRECT write over a lower file" \
+                dd if="$T/data" of="$T/m/lower.bin" bs=64k oflag=direct conv=notrunc status=none
+        expect_ok "O_DIRECT read back" dd if="$T/m/new.bin" of="$T/read" bs=64k iflag=direct status=none
+        expect_ok "what was read" cmp "$T/data" "$T/read"
+        expect_ok "the lower file's upper copy" cmp "$T/data" "$upper/lower.bin"
+        expect_eq "the lower file itself" lower "$(cat "$base/lower.bin")"
+}
+
 test_truncating_open_of_lower_file_keeps_its_metadata() {
         local base upper
         base=$(mkd base) upper=$(mkd upper)

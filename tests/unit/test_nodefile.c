@@ -187,6 +187,29 @@ Test(nodefile, a_created_file_becomes_its_node_file)
 	ufs_handle_put(fx->u, w);
 }
 
+/* O_DIRECT is the kernel's to do on the mount's side: the layer's file is
+ * opened without it, so writes from the daemon's unaligned buffers work. */
+Test(nodefile, files_opened_o_direct_take_unaligned_writes)
+{
+	struct fx *fx = fx_new(1);
+	struct node *node;
+	struct handle *h;
+	struct stat st;
+	char buf[8] = "xnew";
+
+	put_file(fx, "l0/f", "lower");
+	fx_mount(fx);
+	cr_assert_eq(ufs_create(fx->u, fx->u->root, "n", 0644, O_WRONLY | O_CREAT | O_DIRECT,
+				&fx_root, &node, &st, &h), 0);
+	fx_keep(fx, node);
+	cr_assert_eq(pwrite(h->fd, buf + 1, 3, 1), 3, "created: %s", strerror(errno));
+	ufs_release(fx->u, h);
+	cr_assert_eq(ufs_open(fx->u, u_lookup(fx, "f"), O_WRONLY | O_DIRECT, &h), 0);
+	cr_assert_eq(pwrite(h->fd, buf + 1, 3, 1), 3, "copied up: %s", strerror(errno));
+	ufs_release(fx->u, h);
+	cr_assert_str_eq(real_read(fx, "upper/f"), "lnewr");
+}
+
 /* A directory renamed is copied up whole, hard links kept as links: a
  * second name's read file must follow it to the upper layer, or it would
  * not see writes made through the first name. */
