@@ -474,6 +474,8 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 {
 	struct at up;
 	struct node *node;
+	struct stat was;
+	bool was_known = false;
 	int wh, err;
 
 	if (ufs_read_only(u))
@@ -495,6 +497,7 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 		err = ufs_dir_empty(u, node);
 		if (err)
 			goto out_unlock;
+		was_known = node_stat(u, node, &was) == 0;
 	}
 	err = copyup(u, dir, true);
 	if (!err)
@@ -518,6 +521,8 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 			     node->lower_positive);
 	if (rmdir)
 		node_free_view(node);
+	if (was_known)
+		node_keep_removed_attr(node, &was);
 	node_detach(node);
 out_unlock:
 	pthread_rwlock_unlock(&u->lock);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 int ufs_getattr(struct ufs *u, struct node *node, struct stat *st)
@@ -107,6 +108,31 @@ static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *at
 	return err;
 }
 
+/* A removed directory has nothing left on disk to change: a change through
+ * a descriptor still open on it changes what those descriptors see (see
+ * dir.c, keep_removed_attr), as a local filesystem still takes it. */
+static int setattr_removed_dir(struct node *node, const struct stat *attr, int to_set,
+			       struct stat *out)
+{
+	struct stat *st = node->removed_attr;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (to_set & UFS_SET_UID)
+		st->st_uid = attr->st_uid;
+	if (to_set & UFS_SET_GID)
+		st->st_gid = attr->st_gid;
+	if (to_set & UFS_SET_MODE)
+		st->st_mode = (st->st_mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & (UFS_SET_ATIME | UFS_SET_ATIME_NOW))
+		st->st_atim = (to_set & UFS_SET_ATIME_NOW) ? now : attr->st_atim;
+	if (to_set & (UFS_SET_MTIME | UFS_SET_MTIME_NOW))
+		st->st_mtim = (to_set & UFS_SET_MTIME_NOW) ? now : attr->st_mtim;
+	st->st_ctim = now;
+	*out = *st;
+	return 0;
+}
+
 /* A node without a name: only an open file of it remains to be changed,
  * through its descriptor: FD if the caller has one, else the node's own
  * file for writing (a lower file is first copied into a nameless upper
@@ -120,6 +146,8 @@ static int setattr_detached(struct ufs *u, struct node *node, const struct stat 
 	struct timespec ts[2];
 	int err = 0;
 
+	if (node->removed_attr)
+		return setattr_removed_dir(node, attr, to_set, out);
 	if (fd < 0) {
 		err = ufs_node_file(u, node, UFS_WRITE, &h);
 		if (err)

@@ -401,6 +401,10 @@ int node_stat(struct ufs *u, struct node *node, struct stat *st)
 	struct at at;
 	int err;
 
+	if (node->removed_attr) {
+		*st = *node->removed_attr;      /* as shown when it went */
+		return 0;
+	}
 	if (node->detached)
 		err = stat_detached(node, st);
 	else if ((err = at_open(u, node, node->top, &at)) == 0) {

@@ -46,8 +46,19 @@ void node_free(struct node *node)
 	node_dl_free_paths(node);
 	free(node->dl);
 	free(node->data_path);
+	free(node->removed_attr);
 	free(node->name);
 	free(node);
+}
+
+void node_keep_removed_attr(struct node *dir, const struct stat *was)
+{
+	free(dir->removed_attr);
+	dir->removed_attr = malloc(sizeof(*was));
+	if (!dir->removed_attr)
+		return;
+	*dir->removed_attr = *was;
+	dir->removed_attr->st_nlink = 0;
 }
 
 void node_free_view(struct node *dir)

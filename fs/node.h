@@ -18,6 +18,7 @@
 
 struct ufs;
 struct handle;
+struct stat;
 
 struct node {
 	UT_hash_handle hh;        /* [tree] in parent->children, keyed by name */
@@ -30,6 +31,9 @@ struct node {
 	uint8_t upper_wh;         /* [tree] WH_* markers for this name in upper */
 	bool lower_positive;      /* [tree] without the upper layer the name exists */
 	bool detached;            /* [tree] unlinked or replaced; only fds remain */
+	struct stat *removed_attr; /* [tree] a removed directory's attributes as
+				   * it went, with no links: what its descriptors
+				   * and a working directory in it still see */
 	/* ufs->caps_gen + 1 when the file was known to carry no
 	 * security.capability at that generation; 0: unknown. */
 	atomic_uint_fast64_t no_caps_gen;
@@ -83,6 +87,12 @@ struct node *node_new(const char *name, mode_t type, int top);
 void node_free(struct node *node);
 /* Free a directory's view and every child that the kernel does not hold. */
 void node_free_view(struct node *dir);
+/* DIR is being removed, and had attributes WAS: the kernel may go on
+ * holding it, as a working directory or an open descriptor, and asks its
+ * attributes as of any directory. A local filesystem gives them as they
+ * were, with no links, and takes a chmod still; so does the union, from
+ * this copy (node_stat, ufs_setattr). Without it they fail ENOENT. */
+void node_keep_removed_attr(struct node *dir, const struct stat *was);
 /* Free NODE and everything below it, held by the kernel or not (unmount). */
 void node_free_tree(struct node *node);
 

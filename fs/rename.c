@@ -185,6 +185,8 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	bool src_lower = src->lower_positive;
 	int dst_wh = dst ? dst->upper_wh : 0;
 	int old_wh = src->upper_wh & WH_AUFS_FILE;
+	struct stat dst_was;
+	bool dst_was_known = dst_pos && node_is_dir(dst) && node_stat(u, dst, &dst_was) == 0;
 	int err;
 
 	/* Marked before it moves, where it is (the mark goes with it): a
@@ -237,6 +239,8 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 		view_remove(op->newdir, dst);
 		if (dst_pos) {
 			node_free_view(dst);
+			if (dst_was_known)
+				node_keep_removed_attr(dst, &dst_was);
 			node_detach(dst);
 		} else {
 			node_free(dst);

@@ -124,6 +124,22 @@ test_mkdir_and_rmdir_of_new_directory() {
         expect_absent "$U/new"
 }
 
+# A shell left in a directory another process removed: as on a local
+# filesystem, `ls` there lists nothing and `stat .` shows the directory with
+# no links, where both failed ENOENT.
+test_a_removed_working_directory_lists_empty_and_stats() {
+        local out
+        mount_stack
+        mkdir "$M/gone"
+        chmod 0751 "$M/gone"
+        out=$(cd "$M/gone" && rmdir "$M/gone" && ls -A . && stat -c '%a %h' . 2>&1) ||
+                fail "in the removed directory: $out"
+        expect_eq "listing and stat of ." "751 0" "$out"
+        out=$(cd "$M/d" && rm -rf "$M/d" && stat -c '%F %h' . 2>&1) ||
+                fail "in the removed merged directory: $out"
+        expect_eq "stat of the removed merged directory" "directory 0" "$out"
+}
+
 test_unlink_of_new_file_removes_it() {
         mount_stack
         echo new > "$M/new"

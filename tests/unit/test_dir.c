@@ -209,6 +209,43 @@ Test(dir, unlinked_open_lower_file_still_reads_and_has_no_links)
 	ufs_release(fx->u, h);
 }
 
+/* A working directory or a descriptor may outlive its directory: as on a
+ * local filesystem, it keeps the attributes it had, with no links, and
+ * takes a chmod. */
+Test(dir, a_removed_directory_still_held_keeps_its_attributes)
+{
+	struct fx *fx = fx_new(1);
+	struct stat st, set = { .st_mode = 0700 };
+	struct node *lower, *upper, *replaced;
+
+	put_dir(fx, "l0/low");
+	fx_mount(fx);
+	cr_assert_eq(u_mkdir(fx, "up"), 0);
+	cr_assert_eq(u_mkdir(fx, "replaced"), 0);
+	cr_assert_eq(u_mkdir(fx, "src"), 0);
+	lower = u_lookup(fx, "low");
+	upper = u_lookup(fx, "up");
+	replaced = u_lookup(fx, "replaced");
+	cr_assert_eq(ufs_setattr(fx->u, upper, &(struct stat){ .st_mode = 0751 }, UFS_SET_MODE, -1,
+				 &st), 0);
+	cr_assert_eq(u_rmdir(fx, "low"), 0);
+	cr_assert_eq(u_rmdir(fx, "up"), 0);
+	cr_assert_eq(u_rename(fx, "src", "replaced", 0), 0);
+	cr_assert_eq(ufs_getattr(fx->u, lower, &st), 0, "a lower directory removed");
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(st.st_nlink, 0);
+	cr_assert_eq(ufs_getattr(fx->u, upper, &st), 0, "an upper directory removed");
+	cr_assert_eq(st.st_mode, S_IFDIR | 0751);
+	cr_assert_eq(st.st_nlink, 0);
+	cr_assert_eq(ufs_getattr(fx->u, replaced, &st), 0, "a directory a rename replaced");
+	cr_assert_eq(st.st_nlink, 0);
+	cr_assert_eq(ufs_setattr(fx->u, upper, &set, UFS_SET_MODE, -1, &st), 0);
+	cr_assert_eq(st.st_mode, S_IFDIR | 0700);
+	cr_assert_eq(ufs_getattr(fx->u, upper, &st), 0);
+	cr_assert_eq(st.st_mode, S_IFDIR | 0700, "the chmod stays");
+	cr_assert_eq(u_lookup_err(fx, "up"), -ENOENT);
+}
+
 Test(dir, unlinked_open_upper_file_still_reads_and_writes)
 {
 	struct fx *fx = fx_new(1);
