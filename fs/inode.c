@@ -109,15 +109,16 @@ static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *at
 }
 
 /* A removed directory has nothing left on disk to change: a change through
- * a descriptor still open on it changes what those descriptors see (see
- * dir.c, keep_removed_attr), as a local filesystem still takes it. */
+ * a descriptor still open on it changes what those descriptors see
+ * (node_keep_removed_attr), as a local filesystem still takes it. */
 static int setattr_removed_dir(struct node *node, const struct stat *attr, int to_set,
 			       struct stat *out)
 {
 	struct stat *st = node->removed_attr;
 	struct timespec now;
 
-	clock_gettime(CLOCK_REALTIME, &now);
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return -errno;
 	if (to_set & UFS_SET_UID)
 		st->st_uid = attr->st_uid;
 	if (to_set & UFS_SET_GID)
