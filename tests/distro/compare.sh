@@ -18,7 +18,9 @@
 #      files replacing each other, find -delete, and from python: an sqlite
 #      database in WAL mode, an xattr, truncate, append, overwrite and
 #      fallocate of lower files, a fifo, a device, hard links (of a lower
-#      file, and of an upper one written and unlinked), rename, utime;
+#      file, and of an upper one written and unlinked), rename, utime; a
+#      build with make, gcc and ar, a python venv, ldconfig and
+#      update-alternatives;
 #   4. list the merged tree and the upper layer (type, mode, owner, size,
 #      md5, link target, device numbers, xattrs: in the upper layer these
 #      are the whiteouts and opaque markers) and compare them with kernel
@@ -61,7 +63,7 @@ WORK=$(realpath "$WORK")
 # are those of PACKAGES and REINSTALL, downloaded into the layer).
 scenario() {
         cat <<'EOF'
-set -e
+set -e  # one command a line: a failure within an && list would not stop it
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 export GIT_AUTHOR_DATE=@1700000000 GIT_COMMITTER_DATE=@1700000000
 apt-get install -y -q --no-install-recommends python3 git make gcc >/tmp/apt.log
@@ -73,17 +75,25 @@ useradd -m alice
 rm -rf /usr/share/doc/*
 python3 -m compileall -q /usr/lib/python3.11 >/dev/null
 git init -q /srv/repo
-cd /srv/repo && echo hi > f && git add f && git -c user.email=a@b -c user.name=a commit -qm init
-mv /etc/motd /etc/motd.old && ln -s /etc/motd.old /etc/motd
-chmod 700 /root && chown alice /srv/repo
+cd /srv/repo
+echo hi > f
+git add f
+git -c user.email=a@b -c user.name=a commit -qm init
+mv /etc/motd /etc/motd.old
+ln -s /etc/motd.old /etc/motd
+chmod 700 /root
+chown alice /srv/repo
 ln /etc/hostname /etc/hostname.hard
 touch -d @1000000000 /etc/issue
 rm -rf /var/lib/apt/lists/*
 # git: a local clone (it hard-links the objects), a branch, a gc (packs, prunes)
 git clone -q /srv/repo /srv/clone
-cd /srv/clone && git checkout -q -b topic && echo more >> f &&
-        git -c user.email=a@b -c user.name=a commit -qam more &&
-        git gc -q --prune=now && git checkout -q master
+cd /srv/clone
+git checkout -q -b topic
+echo more >> f
+git -c user.email=a@b -c user.name=a commit -qam more
+git gc -q --prune=now
+git checkout -q master
 cd /
 # files edited in place as sed and perl do: a new file renamed over the lower one
 sed -i 's/^UMASK.*/UMASK 027/' /etc/login.defs
@@ -95,9 +105,13 @@ touch -d @1100000000 /usr/share/zoneinfo/Arctic
 # a lower directory moved, a directory replaced by a file and a file by a
 # directory, a lower directory removed and made again, deletions in many places
 mv /usr/share/zoneinfo/Asia /usr/share/zoneinfo/Asia.moved
-rm -rf /usr/share/zoneinfo/Europe && echo file > /usr/share/zoneinfo/Europe
-rm /etc/debian_version && mkdir /etc/debian_version && echo 12 > /etc/debian_version/number
-rm -rf /etc/cron.daily && mkdir /etc/cron.daily
+rm -rf /usr/share/zoneinfo/Europe
+echo file > /usr/share/zoneinfo/Europe
+rm /etc/debian_version
+mkdir /etc/debian_version
+echo 12 > /etc/debian_version/number
+rm -rf /etc/cron.daily
+mkdir /etc/cron.daily
 find /usr/share/locale -name '*.mo' -delete
 python3 - <<'PY'
 import os, sqlite3, stat
@@ -136,6 +150,22 @@ os.symlink('../../etc/hostname', '/usr/share/hostname-link')
 os.rename('/etc/issue', '/usr/share/issue.moved')
 os.utime('/etc/skel', (1200000000, 1200000000))
 PY
+# a build with the compiler just installed (no libc headers: gcc comes
+# without its recommends), a virtual environment, the library cache and an
+# alternative
+mkdir -p /srv/build
+cd /srv/build
+printf 'int add(int a, int b) { return a + b; }\n' > add.c
+printf 'int add(int, int);\nint twice(int a) { return add(a, a); }\n' > twice.c
+printf 'libt.a: add.o twice.o\n\tar rcs $@ $^\n%%.o: %%.c\n\tgcc -O2 -c -o $@ $<\n' > Makefile
+make -s
+make -s -B
+rm add.o
+cd /
+python3 -m venv --without-pip /opt/venv
+/opt/venv/bin/python -c 'import sys; print(sys.prefix)' > /opt/venv/prefix
+ldconfig
+update-alternatives --quiet --install /usr/bin/editor editor /bin/cat 10
 EOF
 }
 
