@@ -177,24 +177,30 @@ static int move_in_upper(struct ufs *u, struct rename_op *op, unsigned int flags
 	return 0;
 }
 
-static int rename_move(struct ufs *u, struct rename_op *op)
+/* The new name had only a whiteout in the upper layer: it swaps places
+ * with SRC, and is often exactly the one the old name needs. */
+static int swap_with_whiteout(struct rename_op *op, bool src_lower, int *old_wh)
+{
+	if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)
+		return -errno;
+	if (src_lower)
+		*old_wh |= WH_AT_NAME;
+	else if (unlinkat(op->udirfd, op->name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The move in the upper layer: SRC's entry to the new name, over DST's
+ * if it has one there, and a whiteout at the old name if a lower layer
+ * holds it. *OLD_WH: the markers left at the old name. */
+static int move_on_disk(struct ufs *u, struct rename_op *op, int *old_wh)
 {
 	struct node *src = op->src, *dst = op->dst;
 	bool dst_pos = dst && dst->type;
-	bool dst_lower = dst ? dst->lower_positive : false;
 	bool src_lower = src->lower_positive;
 	int dst_wh = dst ? dst->upper_wh : 0;
-	int old_wh = src->upper_wh & WH_AUFS_FILE;
-	struct stat dst_was;
-	bool dst_was_known = dst_pos && node_is_dir(dst) && node_stat(u, dst, &dst_was) == 0;
 	int err;
 
-	/* Marked before it moves, where it is (the mark goes with it): a
-	 * failure then leaves nothing moved. */
-	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newdir_merges,
-			     op->udirfd, op->name, &op->src_marked);
-	if (err)
-		return err;
 	if (dst_pos)
 		nodefile_pin(u, dst);
 	if (dst_pos && node_is_dir(dst) && dst->top == u->upper) {
@@ -202,45 +208,44 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 		if (err)
 			return err;
 	}
-	if (dst_pos && dst->top == u->upper) {
-		err = move_in_upper(u, op, 0, src_lower && !old_wh, &old_wh);
-		if (err)
-			return err;
-	} else if (!dst_pos && (dst_wh & WH_AT_NAME)) {
-		/* The whiteout swaps places with SRC: often exactly the one
-		 * the old name needs. */
-		if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)
-			return -errno;
-		if (src_lower)
-			old_wh |= WH_AT_NAME;
-		else if (unlinkat(op->udirfd, op->name, 0) < 0)
-			return -errno;
-	} else {
-		err = move_in_upper(u, op, RENAME_NOREPLACE, src_lower && !old_wh, &old_wh);
-		if (err)
-			return err;
-	}
-	if (dst_wh & WH_AUFS_FILE) {
+	if (dst_pos && dst->top == u->upper)
+		err = move_in_upper(u, op, 0, src_lower && !*old_wh, old_wh);
+	else if (!dst_pos && (dst_wh & WH_AT_NAME))
+		err = swap_with_whiteout(op, src_lower, old_wh);
+	else
+		err = move_in_upper(u, op, RENAME_NOREPLACE, src_lower && !*old_wh, old_wh);
+	if (!err && (dst_wh & WH_AUFS_FILE))
 		err = whiteout_remove(op->newudirfd, op->newname, WH_AUFS_FILE);
-		if (err)
-			return err;
-	}
-	if (src_lower && !old_wh) {
+	if (!err && src_lower && !*old_wh) {
 		/* A name too long for a .wh. marker, without RENAME_WHITEOUT. */
 		int wh = ufs_whiteout_create(u, op->udirfd, op->name);
 
 		if (wh < 0)
 			return wh;
-		old_wh |= wh;
+		*old_wh |= wh;
 	}
+	return err;
+}
+
+/* The tree after the move: DST's node leaves it (detached if the kernel
+ * holds it, keeping a directory's attributes DST_WAS if known), SRC's
+ * takes the new name, in the upper layer, and the old name stays as a
+ * negative entry with the markers OLD_WH. */
+static int move_in_tree(struct ufs *u, struct rename_op *op, int old_wh,
+			const struct stat *dst_was)
+{
+	struct node *src = op->src, *dst = op->dst;
+	bool dst_lower = dst ? dst->lower_positive : false;
+	bool src_lower = src->lower_positive;
+	int err;
 
 	view_remove(op->dir, src);
 	if (dst) {
 		view_remove(op->newdir, dst);
-		if (dst_pos) {
+		if (dst->type) {
 			node_free_view(dst);
-			if (dst_was_known)
-				node_keep_removed_attr(dst, &dst_was);
+			if (dst_was)
+				node_keep_removed_attr(dst, dst_was);
 			node_detach(dst);
 		} else {
 			node_free(dst);
@@ -255,6 +260,28 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	view_add(op->newdir, src);
 	if (!err)
 		err = node_leave_negative(op->dir, op->name, u->upper, old_wh, src_lower);
+	return err;
+}
+
+static int rename_move(struct ufs *u, struct rename_op *op)
+{
+	struct node *src = op->src, *dst = op->dst;
+	bool dst_lower = dst ? dst->lower_positive : false;
+	int old_wh = src->upper_wh & WH_AUFS_FILE;
+	struct stat dst_was;
+	bool dst_was_known = dst && dst->type && node_is_dir(dst) &&
+			     node_stat(u, dst, &dst_was) == 0;
+	int err;
+
+	/* Marked before it moves, where it is (the mark goes with it): a
+	 * failure then leaves nothing moved. */
+	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newdir_merges,
+			     op->udirfd, op->name, &op->src_marked);
+	if (!err)
+		err = move_on_disk(u, op, &old_wh);
+	if (err)
+		return err;
+	err = move_in_tree(u, op, old_wh, dst_was_known ? &dst_was : NULL);
 	if (u->trace)
 		trace_rename(u, op, false, old_wh);
 	return err;
