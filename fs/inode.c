@@ -115,20 +115,25 @@ static int setattr_removed_dir(struct node *node, const struct stat *attr, int t
 			       struct stat *out)
 {
 	struct stat *st = node->removed_attr;
-	struct timespec now;
+	struct timespec now, ts[2];
+	int i;
 
 	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
 		return -errno;
+	times_from(attr, to_set, ts);
+	for (i = 0; i < 2; i++)
+		if (ts[i].tv_nsec == UTIME_NOW)
+			ts[i] = now;
 	if (to_set & UFS_SET_UID)
 		st->st_uid = attr->st_uid;
 	if (to_set & UFS_SET_GID)
 		st->st_gid = attr->st_gid;
 	if (to_set & UFS_SET_MODE)
 		st->st_mode = (st->st_mode & S_IFMT) | (attr->st_mode & 07777);
-	if (to_set & (UFS_SET_ATIME | UFS_SET_ATIME_NOW))
-		st->st_atim = (to_set & UFS_SET_ATIME_NOW) ? now : attr->st_atim;
-	if (to_set & (UFS_SET_MTIME | UFS_SET_MTIME_NOW))
-		st->st_mtim = (to_set & UFS_SET_MTIME_NOW) ? now : attr->st_mtim;
+	if (ts[0].tv_nsec != UTIME_OMIT)
+		st->st_atim = ts[0];
+	if (ts[1].tv_nsec != UTIME_OMIT)
+		st->st_mtim = ts[1];
 	st->st_ctim = now;
 	*out = *st;
 	return 0;

@@ -210,7 +210,7 @@ test_thousands_of_files_open_at_once_in_one_process_all_read_and_write() {
         # UFS_NODEFILE_MAX), whatever the client holds. It may still be
         # closing some (the kernel forgets nodes when it likes): a
         # descriptor gone between the listing and its readlink is not held.
-        [ -d "/proc/$UF_PID/fd" ] || fail "the daemon ($UF_PID) is gone"
+        alive "$UF_PID" || fail "the daemon died"
         held=$( { find "/proc/$UF_PID/fd" -mindepth 1 \( -lname "$base/r/*" -o -lname "$upper/w/*" \) \
                 2>/dev/null || true; } | wc -l)
         note "files of the layers the daemon holds once all is closed: $held"
