@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "origin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -289,9 +290,11 @@ static void trace_copyup(struct ufs *u, struct node *node, const struct stat *st
 }
 
 /* Put the finished scratch copy TMP of NODE (whose lower stat is ST) in
- * its place in the upper layer. */
+ * its place in the upper layer. ORIGIN: the copy carries its origin, and
+ * its parent is marked impure first, as overlayfs does, so that no reader
+ * ever finds the one without the other. */
 static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
-			  const struct stat *st)
+			  const struct stat *st, bool origin)
 {
 	struct stat parent_st, copied;
 	struct at dst;
@@ -299,8 +302,13 @@ static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
 
 	if (err)
 		return err;
-	if (fstat(dst.dirfd, &parent_st) < 0 ||
-	    renameat2(u->work_fd, tmp, dst.dirfd, dst.name, RENAME_NOREPLACE) < 0) {
+	if (fstat(dst.dirfd, &parent_st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (origin && (err = origin_mark_impure(node->parent, dst.dirfd, ".")))
+		goto out;
+	if (renameat2(u->work_fd, tmp, dst.dirfd, dst.name, RENAME_NOREPLACE) < 0) {
 		err = -errno;
 		goto out;
 	}
@@ -431,7 +439,7 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may
 	struct stat st;
 	struct at src;
 	bool meta;
-	int err = copyup_source(u, node, &src, &st);
+	int origin = 0, err = copyup_source(u, node, &src, &st);
 
 	if (err)
 		return err;
@@ -445,8 +453,10 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may
 		err = copy_object(u, &src, &st, tmp, with_data);
 	if (!err)
 		err = copy_meta(u, &src, &st, tmp);
+	if (!err && (origin = origin_record(u, node->top, &src, u->work_fd, tmp)) < 0)
+		err = origin;
 	if (!err)
-		err = copyup_install(u, node, tmp, &st);
+		err = copyup_install(u, node, tmp, &st, origin > 0);
 	if (err)
 		util_remove_tree(u->work_fd, tmp);
 	else if (u->trace)

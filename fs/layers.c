@@ -6,9 +6,11 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,6 +20,29 @@
  * (this union's own mountpoint, say) is never entered. */
 #define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | \
 		      RESOLVE_NO_XDEV)
+
+/* FS_IOC_GETFSUUID (Linux 6.5), which the Debian 12 headers lack. */
+struct layer_fsuuid {
+	uint8_t len;
+	uint8_t uuid[16];
+};
+#define LAYER_IOC_GETFSUUID _IOR(0x15, 0, struct layer_fsuuid)
+
+/* The UUID of the filesystem holding the directory FD (O_PATH): left zero
+ * where the kernel does not tell it (before 6.5, or a filesystem without
+ * one), and then no origin written will name it. */
+static void layer_read_uuid(int fd, unsigned char uuid[16])
+{
+	struct layer_fsuuid got = { .len = 16 };
+	int rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	memset(uuid, 0, 16);
+	if (rfd < 0)
+		return;
+	if (ioctl(rfd, LAYER_IOC_GETFSUUID, &got) == 0 && got.len == 16)
+		memcpy(uuid, got.uuid, 16);
+	close(rfd);
+}
 
 int layer_open(const char *path, enum layer_role role, struct layer *out)
 {
@@ -47,6 +72,7 @@ int layer_open(const char *path, enum layer_role role, struct layer *out)
 	out->fd = fd;
 	out->dev = st.st_dev;
 	out->role = role;
+	layer_read_uuid(fd, out->uuid);
 	return 0;
 }
 

@@ -15,6 +15,8 @@ struct layer {
 	char *path;           /* as given on the command line, for messages */
 	char *abspath;        /* its realpath at setup: the daemon chdirs to / */
 	dev_t dev;            /* st_dev of the root */
+	unsigned char uuid[16]; /* its filesystem's UUID, as overlayfs puts it
+				 * in a file handle (origin.c); zero if unknown */
 	enum layer_role role;
 };
 

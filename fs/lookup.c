@@ -2,6 +2,7 @@
  * pass over its layers, and answering lookups from it. */
 #include "internal.h"
 #include "layerscan.h"
+#include "origin.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -502,6 +503,7 @@ static int view_apply_entry(struct ufs *u, struct node *dir, const char *name,
 		e->seen_lower = true;
 		e->lower_layer = layer;
 		e->lower_positive = true;
+		e->lower_ino = ino;
 	}
 	return 0;
 }
@@ -624,6 +626,12 @@ static int view_build_locked(struct ufs *u, struct node *dir)
 		 * read ahead for them is not theirs. */
 		if (final && !was_final)
 			valid = (uint16_t)(i + 1);
+	}
+	if (!err && dir->dl[0] == u->upper) {
+		bool impure = scans[0].err == 0 && scans[0].info.impure;
+
+		dir->upper_impure |= impure;
+		err = origin_settle_view(u, dir, impure);
 	}
 	for (i = 0; scans && i < nread; i++)
 		layer_scan_release(&scans[i]);

@@ -30,18 +30,8 @@ static const char *const redirect_xattrs[] = { "trusted.overlay.redirect",
 
 int metacopy_mark(int dirfd, const char *name)
 {
-	char path[LAYER_PROC_PATH_MAX];
-	int i;
-
-	layer_proc_path(dirfd, name, path);
 	/* Empty, as overlayfs writes it when no fs-verity digest is kept. */
-	for (i = 0; i < NXATTRS; i++) {
-		if (lsetxattr(path, metacopy_xattrs[i], "", 0, 0) == 0)
-			return 0;
-		if (errno != EPERM && errno != ENOTSUP)
-			return -errno;
-	}
-	return -EOPNOTSUPP;
+	return overlay_xattr_set(dirfd, name, "metacopy", "", 0);
 }
 
 int metacopy_unmark(int fd)

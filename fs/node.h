@@ -54,6 +54,8 @@ struct node {
 	atomic_bool view_built;   /* children is the complete merged view [self] */
 	struct node *children;    /* [tree] the merged view */
 	uint64_t last_cookie;     /* [tree] the cookie the latest child took */
+	bool upper_impure;        /* [tree; or dir->lock while its view is built]
+				   * its upper copy is marked impure (origin.c) */
 	int8_t default_acl;       /* [tree] whether its upper copy has a default
 				   * ACL (acl.c): 1 or 0; -1: not known yet */
 	struct node *list_next;   /* [self] where the latest listing read stopped */
@@ -68,6 +70,7 @@ struct node {
 	int decided_at;           /* layer that decided this name */
 	int stop_after;           /* a whiteout in this layer: merge nothing below */
 	int lower_layer;          /* first non-upper layer that had the name */
+	ino_t lower_ino;          /* the inode number of its entry there */
 	bool collecting;          /* a directory still merging lower layers */
 	bool seen_lower;
 

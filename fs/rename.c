@@ -5,6 +5,7 @@
  * of the upper layer alone is marked opaque where it lands in a merged
  * directory, as kernel overlayfs marks it (mark_if_needed). */
 #include "internal.h"
+#include "origin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -277,6 +278,8 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	 * failure then leaves nothing moved. */
 	err = mark_if_needed(u, src, op->src_opaque, dst_lower, op->newdir_merges,
 			     op->udirfd, op->name, &op->src_marked);
+	if (!err && op->dir != op->newdir)
+		err = origin_follow_move(op->newdir, op->udirfd, op->name, op->newudirfd);
 	if (!err)
 		err = move_on_disk(u, op, &old_wh);
 	if (err)
@@ -299,6 +302,10 @@ static int rename_exchange(struct ufs *u, struct rename_op *op)
 	if (!err)
 		err = mark_if_needed(u, dst, op->dst_opaque, src_lower, op->dir_merges,
 				     op->newudirfd, op->newname, &op->dst_marked);
+	if (!err && op->dir != op->newdir)
+		err = origin_follow_move(op->newdir, op->udirfd, op->name, op->newudirfd);
+	if (!err && op->dir != op->newdir)
+		err = origin_follow_move(op->dir, op->newudirfd, op->newname, op->udirfd);
 	if (err)
 		return err;
 	if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,8 @@
 static const char *const opaque_xattrs[] = { "trusted.overlay.opaque", "user.overlay.opaque" };
 static const char *const whiteout_xattrs[] = { "trusted.overlay.whiteout", "user.overlay.whiteout" };
 static const char *const redirect_xattrs[] = { "trusted.overlay.redirect", "user.overlay.redirect" };
+static const char *const impure_xattrs[] = { "trusted.overlay.impure", "user.overlay.impure" };
+static const char *const overlay_prefixes[] = { "trusted.overlay.", "user.overlay." };
 
 /* Where one file's xattrs are read: through FD itself when it was opened
  * for reading (one plain call), else through PATH, its /proc name (an
@@ -110,9 +113,18 @@ void whiteout_dir_xattrs(int dirfd, struct wh_dirinfo *out)
 
 	out->opaque = false;
 	out->xwhiteouts = false;
+	out->impure = false;
 	xattr_src_of_dir(&src, dirfd);
 	xattr_names_read(&src, &xn);
 	out->redirect = xattr_string(&src, &xn, redirect_xattrs, 2);
+	for (i = 0; i < sizeof(impure_xattrs) / sizeof(impure_xattrs[0]); i++) {
+		char value[2];
+
+		if (xattr_may_have(&xn, impure_xattrs[i]) &&
+		    xattr_src_get(&src, impure_xattrs[i], value, sizeof(value)) == 1 &&
+		    value[0] == 'y')
+			out->impure = true;
+	}
 	for (i = 0; i < sizeof(opaque_xattrs) / sizeof(opaque_xattrs[0]); i++) {
 		char value[2];
 		ssize_t len = xattr_may_have(&xn, opaque_xattrs[i]) ?
@@ -188,6 +200,44 @@ bool xattr_is_private(const char *name)
 	       strcmp(name, "user.containers.override_stat") == 0;
 }
 
+int overlay_xattr_set(int dirfd, const char *name, const char *key, const void *value,
+		      size_t len)
+{
+	char path[LAYER_PROC_PATH_MAX], xname[64];
+	size_t i;
+
+	layer_proc_path(dirfd, name, path);
+	for (i = 0; i < sizeof(overlay_prefixes) / sizeof(overlay_prefixes[0]); i++) {
+		snprintf(xname, sizeof(xname), "%s%s", overlay_prefixes[i], key);
+		if (lsetxattr(path, xname, value, len, 0) == 0)
+			return 0;
+		/* EPERM: not root for trusted.*, or user.* on a symlink. */
+		if (errno != EPERM && errno != ENOTSUP)
+			return -errno;
+	}
+	return -EOPNOTSUPP;
+}
+
+ssize_t overlay_xattr_get(int dirfd, const char *name, const char *key, void *value,
+			  size_t size)
+{
+	char path[LAYER_PROC_PATH_MAX], xname[64];
+	ssize_t len = -ENODATA;
+	size_t i;
+
+	layer_proc_path(dirfd, name, path);
+	for (i = 0; i < sizeof(overlay_prefixes) / sizeof(overlay_prefixes[0]); i++) {
+		snprintf(xname, sizeof(xname), "%s%s", overlay_prefixes[i], key);
+		len = lgetxattr(path, xname, value, size);
+		if (len >= 0)
+			return len;
+		len = -errno;
+		if (errno != ENODATA && errno != ENOTSUP && errno != EPERM)
+			break;
+	}
+	return len == -ENOTSUP || len == -EPERM ? -ENODATA : len;
+}
+
 int whiteout_create_device(int dirfd, const char *name)
 {
 	if (mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
@@ -261,19 +311,13 @@ int whiteout_remove(int dirfd, const char *name, int wh)
 
 int opaque_mark(int dirfd, const char *name, enum wh_format fmt)
 {
-	char path[LAYER_PROC_PATH_MAX];
 	int fd, dfd;
 
-	layer_proc_path(dirfd, name, path);
 	if (fmt == WH_FORMAT_OVERLAY) {
-		if (lsetxattr(path, "trusted.overlay.opaque", "y", 1, 0) == 0)
-			return 0;
-		if (errno != EPERM && errno != ENOTSUP)
-			return -errno;
-		if (lsetxattr(path, "user.overlay.opaque", "y", 1, 0) == 0)
-			return 0;
-		if (errno != EPERM && errno != ENOTSUP)
-			return -errno;
+		int err = overlay_xattr_set(dirfd, name, "opaque", "y", 1);
+
+		if (err != -EOPNOTSUPP)
+			return err;
 	}
 	dfd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)

@@ -4,7 +4,9 @@
 #define UNIONFUSE_WHITEOUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #define WH_PREFIX ".wh."
 #define WH_PREFIX_LEN 4
@@ -23,6 +25,8 @@ struct wh_dirinfo {
 	bool xwhiteouts;  /* overlay.opaque=x: look for xattr whiteouts inside */
 	char *redirect;   /* overlay.redirect: where lower layers hold this
 			   * directory ("/abs/path" or a sibling name); free it */
+	bool impure;      /* overlay.impure=y: some entries inside were copied
+			   * up, and carry their origin (origin.c) */
 };
 
 /* DIRFD is an fd of the directory itself: O_PATH is enough, one opened
@@ -48,6 +52,17 @@ bool whiteout_may_hide_in(unsigned char d_type, const struct wh_dirinfo *info);
 
 /* Extended attributes private to the union, never shown in the merged view. */
 bool xattr_is_private(const char *name);
+
+/* overlayfs' own xattr KEY ("origin", "impure") of the entry NAME in
+ * DIRFD: set as trusted.overlay.KEY, or where the daemon may not (an
+ * ordinary user), as user.overlay.KEY, which overlayfs reads with
+ * -o userxattr. Set returns -EOPNOTSUPP if neither can be set; get reads
+ * either, the trusted one first, and returns its length or -errno
+ * (-ENODATA: none). */
+int overlay_xattr_set(int dirfd, const char *name, const char *key, const void *value,
+		      size_t len);
+ssize_t overlay_xattr_get(int dirfd, const char *name, const char *key, void *value,
+			  size_t size);
 
 /* Write a whiteout for NAME into DIRFD (an upper directory). Falls back to
  * the other format when the first cannot be created (no CAP_MKNOD, a name

@@ -212,4 +212,71 @@ kernel_stack_reads_same() {
         expect_eq "writes into a kernel-made opaque dir" "fresh more" "$(names "$T/m/old")"
 }
 
+# st_ino of every entry, by path.
+inode_listing() {       # DIR
+        (cd "$1" && find . -mindepth 1 -printf '%p %i\n') | LC_ALL=C sort
+}
+
+# Files change_tree renames or links after their copy-up: overlayfs finds
+# their origin by its file handle, which a daemon without
+# CAP_DAC_READ_SEARCH cannot open; the union takes an origin only from the
+# lower entry of the same name, so these show their upper numbers after a
+# remount (fs/origin.c).
+without_moved() {
+        grep -v -e '^\./etc/app\.conf\.renamed ' -e '^\./usr/share/issue\.moved ' \
+                -e '^\./etc/group ' -e '^\./etc/group\.link '
+}
+
+# Copy-up records the origin as overlayfs does (overlay.origin, and
+# overlay.impure on the parent): over the upper layer a mount left, kernel
+# overlayfs shows every entry with the inode number the mount showed.
+test_kernel_overlayfs_shows_the_inode_numbers_unionfuse_showed() {
+        local d
+        changes_by_unionfuse
+        kov_mount "$T/k" "$T/upper" "$T/kwork" "$BASE" "$APP"
+        d=$(diff "$T/during" <(inode_listing "$T/k")) ||
+                fail "inode numbers differ (< unionfuse, > kernel): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+}
+
+test_inode_numbers_survive_a_remount() {
+        local d
+        changes_by_unionfuse
+        uf_mount "$T/m" "$T/upper" "$BASE" "$APP"
+        d=$(diff <(without_moved < "$T/during") <(inode_listing "$T/m" | without_moved)) ||
+                fail "inode numbers changed (< before, > after the remount): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+        expect_eq "a copied-up file" "$(grep '^\./etc/passwd ' "$T/during")" "$(inode_listing "$T/m" | grep '^\./etc/passwd ')"
+}
+
+# change_tree through unionfuse into $T/upper, the inode numbers it showed
+# in $T/during, and the mount gone.
+changes_by_unionfuse() {
+        build_lowers
+        uf_mount "$T/m" "$(mkd upper)" "$BASE" "$APP"
+        change_tree "$T/m"
+        inode_listing "$T/m" > "$T/during"
+        unmount "$T/m"
+}
+
+test_inode_numbers_of_a_stack_kernel_overlayfs_wrote_are_the_same_through_unionfuse() {
+        kernel_inode_numbers_read_same
+}
+
+test_inode_numbers_of_a_stack_kernel_overlayfs_userxattr_wrote_are_the_same_through_unionfuse() {
+        KOV_OPTS=userxattr kernel_inode_numbers_read_same
+}
+
+kernel_inode_numbers_read_same() {
+        local upper d
+        build_lowers
+        upper=$(mkd upper)
+        kov_mount "$T/k" "$upper" "$T/kwork" "$BASE" "$APP"
+        change_tree "$T/k"
+        inode_listing "$T/k" > "$T/kernel"
+        umount "$T/k"
+        expect_match "the kernel recorded an origin" 'overlay\.origin=' "$(getfattr -d -m - "$upper/etc/passwd" 2>/dev/null)"
+        uf_mount "$T/m" "$upper" "$BASE" "$APP"
+        d=$(diff <(without_moved < "$T/kernel") <(inode_listing "$T/m" | without_moved)) ||
+                fail "inode numbers differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+}
+
 run_tests

@@ -34,12 +34,17 @@ make_root_layer() {
 test_user_appends_to_root_file_and_owner_stays() {
         ensure_user
         make_root_layer
+        local ino
         as_user "'$UFU' mount layer --upper up m" || fail "the user could not mount"
+        ino=$(as_user "stat -c %i m/etc/open")
         as_user "echo appended >> m/etc/open" || fail "append to the 0666 root file failed"
         expect_eq "owner after the copy-up" "root:root 666" "$(as_user "stat -c '%U:%G %a' m/etc/open")"
         as_user "'$UFU' umount m" || fail "the user could not unmount"
         as_user "'$UFU' mount layer --upper up m" || fail "the user could not mount again"
         expect_eq "owner after a remount" "root:root 666" "$(as_user "stat -c '%U:%G %a' m/etc/open")"
+        # The origin, where a user may write it (overlayfs -o userxattr reads it there).
+        expect_eq "inode number after a remount" "$ino" "$(as_user "stat -c %i m/etc/open")"
+        getfattr -n user.overlay.origin "$T/up/etc/open" > /dev/null 2>&1 || fail "no user.overlay.origin"
         expect_eq "content" "$(printf 'shared\nappended')" "$(as_user "cat m/etc/open")"
         expect_xattr "$T/up/etc/open" user.containers.override_stat "0:0:0666"
         expect_eq "the override is not shown" "" \

@@ -163,7 +163,7 @@ void fx_forget_all(struct fx *fx)
 	fx->nrefs = 0;
 }
 
-static void unmount(struct fx *fx)
+void fx_unmount(struct fx *fx)
 {
 	if (!fx->u)
 		return;
@@ -174,7 +174,7 @@ static void unmount(struct fx *fx)
 
 void fx_remount(struct fx *fx)
 {
-	unmount(fx);
+	fx_unmount(fx);
 	fx_mount(fx);
 }
 
@@ -186,7 +186,7 @@ void fx_cleanup(void)
 	if (!fx)
 		return;
 	current = NULL;
-	unmount(fx);
+	fx_unmount(fx);
 	remove_tree(AT_FDCWD, fx->dir);
 	if (fx->elsewhere)
 		remove_tree(AT_FDCWD, fx->elsewhere);
@@ -337,6 +337,17 @@ char *real_xattr(struct fx *fx, const char *rel, const char *name)
 		return NULL;
 	value[len] = '\0';
 	return keep_str(fx, strdup(value));
+}
+
+bool real_all_hole(struct fx *fx, const char *rel)
+{
+	int fd = open(fx_path(fx, rel), O_RDONLY | O_CLOEXEC);
+	bool hole;
+
+	cr_assert(fd >= 0, "open %s: %s", rel, strerror(errno));
+	hole = lseek(fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+	close(fd);
+	return hole;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -586,6 +597,31 @@ char *u_list(struct fx *fx, const char *path)
 	free(names);
 	ufs_releasedir(snap);
 	return s;
+}
+
+size_t u_expect_listing_inos(struct fx *fx, const char *path)
+{
+	struct dir_snapshot *snap;
+	struct node *dir = u_lookup(fx, path);
+	size_t i, checked = 0;
+	int err = ufs_opendir(fx->u, dir, &snap);
+
+	cr_assert_eq(err, 0, "opendir %s: %s", path, strerror(-err));
+	err = ufs_readdir_start(fx->u, dir, snap);
+	cr_assert_eq(err, 0, "listing %s: %s", path, strerror(-err));
+	for (i = 0; i < snap->count; i++) {
+		const char *name = snap->entries[i].name;
+		char *child;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		cr_assert(asprintf(&child, "%s%s%s", path, *path ? "/" : "", name) > 0);
+		cr_expect_eq(snap->entries[i].ino, u_stat(fx, child).st_ino, "%s", child);
+		free(child);
+		checked++;
+	}
+	ufs_releasedir(snap);
+	return checked;
 }
 
 int u_create(struct fx *fx, const char *path, const char *data)

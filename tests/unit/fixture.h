@@ -44,6 +44,9 @@ void fx_lower_elsewhere(struct fx *fx, int i);
 void fx_mount(struct fx *fx);
 /* Drop every node, destroy the union and set it up again. */
 void fx_remount(struct fx *fx);
+/* Drop every node and destroy the union, leaving its layers to be changed
+ * before the next fx_mount. */
+void fx_unmount(struct fx *fx);
 /* Suite .fini: forget every node, destroy the union, remove the directory. */
 void fx_cleanup(void);
 
@@ -69,6 +72,8 @@ bool real_is_opaque(struct fx *fx, const char *rel);           /* any format */
 struct stat real_stat(struct fx *fx, const char *rel);
 char *real_read(struct fx *fx, const char *rel);
 char *real_xattr(struct fx *fx, const char *rel, const char *name); /* NULL if none */
+/* Whether the file REL has no data at all, only a hole (SEEK_DATA). */
+bool real_all_hole(struct fx *fx, const char *rel);
 /* Everything about the tree REL that a write would change (names, types,
  * modes, owners, sizes, mtimes, ctimes, xattrs, data), one line per entry. */
 char *real_snapshot(struct fx *fx, const char *rel);
@@ -87,6 +92,9 @@ struct node *u_parent(struct fx *fx, const char *path, const char **base);
 struct stat u_stat(struct fx *fx, const char *path);
 char *u_read(struct fx *fx, const char *path);
 char *u_list(struct fx *fx, const char *path);
+/* Expect the listing of the directory PATH to give each entry the st_ino
+ * its stat gives; returns how many entries it checked (not . and ..). */
+size_t u_expect_listing_inos(struct fx *fx, const char *path);
 int u_create(struct fx *fx, const char *path, const char *data);
 int u_mkdir(struct fx *fx, const char *path);
 int u_unlink(struct fx *fx, const char *path);

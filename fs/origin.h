@@ -1,0 +1,36 @@
+/* Copy-up origins (overlay.origin, overlay.impure): the inode number an
+ * entry had below, kept across remounts. See origin.c. */
+#ifndef UNIONFUSE_ORIGIN_H
+#define UNIONFUSE_ORIGIN_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+
+struct ufs;
+struct node;
+struct at;
+
+/* overlayfs' struct ovl_fb with the largest handle. */
+#define ORIGIN_MAX (21 + MAX_HANDLE_SZ)
+
+/* Record on the entry NAME of DIRFD (the copy, not yet in place) that it
+ * was copied from SRC, an entry of layer LAYER: 1. Nothing is recorded,
+ * and 0 returned, where the lower filesystem gives no file handles or the
+ * upper one takes no such xattr; -errno on other failures. */
+int origin_record(struct ufs *u, int layer, const struct at *src, int dirfd,
+		  const char *name);
+/* Mark DIR, the upper directory NAME of DIRFD, as holding entries with an
+ * origin (once a mount). [tree exclusive] */
+int origin_mark_impure(struct node *dir, int dirfd, const char *name);
+/* Before the upper entry NAME of DIRFD moves into NEWDIR (NEWDIRFD, its
+ * upper copy): if it has an origin, NEWDIR is marked impure. [tree
+ * exclusive] */
+int origin_follow_move(struct node *newdir, int dirfd, const char *name, int newdirfd);
+/* Once DIR's view is merged from its layers, give the entries of its upper
+ * copy that came from below the inode numbers they had there: directories
+ * that merge with the layers below, and, in an upper directory marked
+ * impure (IMPURE), files whose recorded origin is the lower entry of their
+ * name. [dir->lock, tree] */
+int origin_settle_view(struct ufs *u, struct node *dir, bool impure);
+
+#endif

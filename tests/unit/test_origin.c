@@ -1,0 +1,262 @@
+/* Copy-up origins (origin.c): an entry copied up shows the inode number it
+ * had below after a remount too, from what the copy-up recorded as
+ * overlayfs records it (overlay.origin, overlay.impure); a merged directory
+ * shows the number of the directory below; a recorded origin is taken only
+ * for the lower entry it names. */
+#include "fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+TestSuite(origin, .fini = fx_cleanup);
+
+static ino_t ino_of(struct fx *fx, const char *path)
+{
+	return u_stat(fx, path).st_ino;
+}
+
+static void append(struct fx *fx, const char *path)
+{
+	cr_assert_eq(u_open_write(fx, path, O_WRONLY | O_APPEND, "+"), 0);
+}
+
+/* The lower file d/f copied up by an append, and the union unmounted:
+ * returns the inode number d/f showed. */
+static ino_t copy_up_d_f(struct fx *fx)
+{
+	ino_t before;
+
+	put_file(fx, "l0/d/f", "data");
+	fx_mount(fx);
+	before = ino_of(fx, "d/f");
+	append(fx, "d/f");
+	fx_unmount(fx);
+	return before;
+}
+
+Test(origin, a_copied_up_file_keeps_its_lower_st_ino_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	ino_t before;
+
+	put_file(fx, "l0/d/g", "");
+	before = copy_up_d_f(fx);
+	fx_mount(fx);
+	cr_assert_eq(ino_of(fx, "d/f"), before);
+	cr_assert_neq(real_stat(fx, "upper/d/f").st_ino, before);
+	cr_assert_str_eq(u_read(fx, "d/f"), "data+");
+	cr_assert_neq(ino_of(fx, "d/g"), before);
+}
+
+Test(origin, symlinks_and_directories_keep_theirs_too)
+{
+	struct fx *fx = fx_new(1);
+	struct stat attr = { 0 }, out;
+	ino_t link_ino, dir_ino;
+
+	put_file(fx, "l0/d/f", "");
+	cr_assert(symlink("f", fx_path(fx, "l0/d/s")) == 0);
+	fx_mount(fx);
+	link_ino = ino_of(fx, "d/s");
+	dir_ino = ino_of(fx, "d");
+	/* touch -h: a copy-up of the link itself, and of its directory. */
+	cr_assert_eq(ufs_setattr(fx->u, u_lookup(fx, "d/s"), &attr,
+				 UFS_SET_ATIME_NOW | UFS_SET_MTIME_NOW, -1, &out), 0);
+	cr_assert(S_ISLNK(real_stat(fx, "upper/d/s").st_mode));
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "d/s"), link_ino);
+	cr_assert_eq(ino_of(fx, "d"), dir_ino);
+}
+
+/* What overlayfs reads: the handle of the lower file in struct ovl_fb, and
+ * the parent marked impure. */
+Test(origin, the_copy_records_its_origin_as_overlayfs_does)
+{
+	struct fx *fx = fx_new(1);
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} h = { .fh.handle_bytes = MAX_HANDLE_SZ };
+	unsigned char fb[256];
+	char impure[4];
+	ssize_t len;
+	int mount_id;
+
+	put_file(fx, "l0/d/f", "data");
+	fx_mount(fx);
+	append(fx, "d/f");
+	cr_assert(name_to_handle_at(AT_FDCWD, fx_path(fx, "l0/d/f"), &h.fh, &mount_id, 0) == 0);
+	len = lgetxattr(fx_path(fx, "upper/d/f"), "trusted.overlay.origin", fb, sizeof(fb));
+	cr_assert_eq(len, 21 + (ssize_t)h.fh.handle_bytes);
+	cr_assert_eq(fb[0], 0);           /* version */
+	cr_assert_eq(fb[1], 0xfb);        /* magic */
+	cr_assert_eq(fb[2], len);
+	cr_assert_eq(fb[4], h.fh.handle_type);
+	cr_assert_eq(memcmp(fb + 21, h.fh.f_handle, h.fh.handle_bytes), 0);
+	len = lgetxattr(fx_path(fx, "upper/d"), "trusted.overlay.impure", impure, sizeof(impure));
+	cr_assert_eq(len, 1);
+	cr_assert_eq(impure[0], 'y');
+}
+
+Test(origin, a_merged_directory_shows_the_st_ino_of_the_directory_below)
+{
+	struct fx *fx = fx_new(2);
+
+	put_file(fx, "l0/d/x", "");
+	put_file(fx, "l1/d/y", "");
+	put_file(fx, "upper/d/z", "");
+	fx_mount(fx);
+	cr_assert_eq(ino_of(fx, "d"), real_stat(fx, "l1/d").st_ino);
+	cr_assert_str_eq(u_list(fx, "d"), "x y z");
+}
+
+Test(origin, an_opaque_directory_shows_its_own_st_ino)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/d/x", "");
+	put_file(fx, "upper/d/z", "");
+	put_xattr(fx, "upper/d", "trusted.overlay.opaque", "y");
+	fx_mount(fx);
+	cr_assert_eq(ino_of(fx, "d"), real_stat(fx, "upper/d").st_ino);
+	cr_assert_str_eq(u_list(fx, "d"), "z");
+}
+
+/* As overlayfs without an index: the copy of one name of a hard-linked
+ * file is a file of its own, and the names left below keep the number. */
+Test(origin, a_copied_up_hard_link_keeps_the_st_ino_of_its_copy_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	ino_t copy, below;
+
+	put_file(fx, "l0/a", "same");
+	cr_assert(link(fx_path(fx, "l0/a"), fx_path(fx, "l0/b")) == 0);
+	fx_mount(fx);
+	below = ino_of(fx, "b");
+	append(fx, "a");
+	copy = ino_of(fx, "a");
+	cr_assert_neq(copy, below);
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "a"), copy);
+	cr_assert_eq(ino_of(fx, "b"), below);
+}
+
+/* The lower file was replaced between two mounts: the origin names a file
+ * that is gone, and the copy takes the number of no other. */
+Test(origin, an_origin_naming_a_file_gone_from_below_is_not_taken)
+{
+	struct fx *fx = fx_new(1);
+
+	copy_up_d_f(fx);
+	cr_assert(unlink(fx_path(fx, "l0/d/f")) == 0);
+	put_file(fx, "l0/d/f", "two");
+	fx_mount(fx);
+	cr_assert_eq(ino_of(fx, "d/f"), real_stat(fx, "upper/d/f").st_ino);
+	cr_assert_str_eq(u_read(fx, "d/f"), "data+");
+}
+
+/* Renamed after its copy-up, a file keeps its lower number for the mount;
+ * after a remount the name below is another file's, whose number it must
+ * not take: it shows its own. */
+Test(origin, a_file_renamed_over_another_lower_name_shows_its_own_st_ino_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	ino_t a;
+
+	put_file(fx, "l0/a", "a");
+	put_file(fx, "l0/b", "b");
+	fx_mount(fx);
+	a = ino_of(fx, "a");
+	append(fx, "a");
+	cr_assert_eq(u_rename(fx, "a", "b", 0), 0);
+	cr_assert_eq(ino_of(fx, "b"), a);
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "b"), real_stat(fx, "upper/b").st_ino);
+	cr_assert_neq(ino_of(fx, "b"), real_stat(fx, "l0/b").st_ino);
+	cr_assert_str_eq(u_read(fx, "b"), "a+");
+}
+
+/* An upper layer written by a daemon without CAP_SYS_ADMIN, or by
+ * overlayfs with -o userxattr, holds user.overlay.*. */
+static void move_to_user_namespace(struct fx *fx, const char *rel, const char *key)
+{
+	char trusted[64], user[64], value[256];
+	ssize_t len;
+
+	snprintf(trusted, sizeof(trusted), "trusted.overlay.%s", key);
+	snprintf(user, sizeof(user), "user.overlay.%s", key);
+	len = lgetxattr(fx_path(fx, rel), trusted, value, sizeof(value));
+	cr_assert(len > 0, "%s has no %s", rel, trusted);
+	cr_assert(lsetxattr(fx_path(fx, rel), user, value, (size_t)len, 0) == 0);
+	cr_assert(lremovexattr(fx_path(fx, rel), trusted) == 0);
+}
+
+Test(origin, an_origin_in_the_user_namespace_is_read_too)
+{
+	struct fx *fx = fx_new(1);
+	ino_t before = copy_up_d_f(fx);
+
+	move_to_user_namespace(fx, "upper/d/f", "origin");
+	move_to_user_namespace(fx, "upper/d", "impure");
+	fx_mount(fx);
+	cr_assert_eq(ino_of(fx, "d/f"), before);
+}
+
+Test(origin, listings_give_the_numbers_stat_gives_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/d/a", "");
+	put_file(fx, "l0/d/b", "");
+	put_file(fx, "l0/d/sub/c", "");
+	fx_mount(fx);
+	append(fx, "d/a");
+	cr_assert_eq(u_create(fx, "d/sub/n", ""), 0);
+	cr_assert_eq(u_create(fx, "d/new", ""), 0);
+	fx_remount(fx);
+	cr_assert_eq(u_expect_listing_inos(fx, "d"), 4);
+	cr_assert_eq(ino_of(fx, "d/a"), real_stat(fx, "l0/d/a").st_ino);
+	cr_assert_eq(ino_of(fx, "d/sub"), real_stat(fx, "l0/d/sub").st_ino);
+}
+
+/* A second name given to a copied-up file: only one of its names can
+ * match below, so neither takes the lower number after a remount. */
+Test(origin, names_of_one_upper_file_show_one_number_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	struct node *out;
+	struct stat st;
+
+	put_file(fx, "l0/d/f", "data");
+	fx_mount(fx);
+	append(fx, "d/f");
+	cr_assert_eq(ufs_link(fx->u, u_lookup(fx, "d/f"), u_lookup(fx, "d"), "g", &out, &st), 0);
+	fx_keep(fx, out);
+	cr_assert_eq(ino_of(fx, "d/g"), ino_of(fx, "d/f"));
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "d/g"), ino_of(fx, "d/f"));
+	cr_assert_eq(ino_of(fx, "d/f"), real_stat(fx, "upper/d/f").st_ino);
+}
+
+/* As overlayfs, which then reads the origins in that directory when it
+ * lists it. */
+Test(origin, a_copied_up_file_moved_into_another_directory_marks_it_impure)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/a/f", "data");
+	put_file(fx, "l0/b/g", "");
+	put_file(fx, "l0/c/h", "");
+	fx_mount(fx);
+	append(fx, "a/f");
+	cr_assert_eq(u_rename(fx, "a/f", "b/f", 0), 0);
+	cr_assert_str_eq(real_xattr(fx, "upper/b", "trusted.overlay.impure"), "y");
+	/* A file that has none (created here) leaves the directory as it was. */
+	cr_assert_eq(u_create(fx, "new", ""), 0);
+	cr_assert_eq(u_rename(fx, "new", "c/new", 0), 0);
+	cr_assert_null(real_xattr(fx, "upper/c", "trusted.overlay.impure"));
+}
