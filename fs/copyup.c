@@ -234,15 +234,20 @@ out:
 	return err;
 }
 
-/* Owner, then mode (chown clears set-id bits), xattrs, and times last. */
+/* Inode flags, owner, then mode (chown clears set-id bits), xattrs, and
+ * times last. */
 static int copy_meta(struct ufs *u, const struct at *src, const struct stat *st, const char *tmp)
 {
 	char from[LAYER_PROC_PATH_MAX], to[LAYER_PROC_PATH_MAX];
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	int err;
+	int err = 0;
 
-	err = owner_set(u, u->work_fd, tmp, idmap_copy_owner(&u->uids, st->st_uid),
-			idmap_copy_owner(&u->gids, st->st_gid), st->st_mode);
+	/* First, while the copy is still the daemon's own (0600, 0700). */
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
+		err = fileattr_copy(src->dirfd, src->name, u->work_fd, tmp);
+	if (!err)
+		err = owner_set(u, u->work_fd, tmp, idmap_copy_owner(&u->uids, st->st_uid),
+				idmap_copy_owner(&u->gids, st->st_gid), st->st_mode);
 	if (err)
 		return err;
 	if (!S_ISLNK(st->st_mode) &&

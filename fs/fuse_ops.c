@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -719,6 +720,70 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	fuse_reply_err(req, -err);
 }
 
+union fileattr_arg {
+	unsigned int flags;
+	struct fsxattr fsx;
+};
+
+/* Whether CMD is an inode flag request; *GET: it reads them; *SIZE: the
+ * size of its argument, which the kernel sizes from CMD (a set brings it
+ * whole, a get has room for it). */
+static bool fileattr_cmd(unsigned int cmd, bool *get, size_t *size)
+{
+	*get = cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_FSGETXATTR;
+	*size = cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_SETFLAGS ? sizeof(unsigned int)
+								   : sizeof(struct fsxattr);
+	return cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_SETFLAGS ||
+	       cmd == FS_IOC_FSGETXATTR || cmd == FS_IOC_FSSETXATTR;
+}
+
+static int fileattr_request(struct ufs *u, struct node *node, unsigned int cmd,
+			    union fileattr_arg *v)
+{
+	switch (cmd) {
+	case FS_IOC_GETFLAGS:
+		return ufs_getflags(u, node, &v->flags);
+	case FS_IOC_SETFLAGS:
+		return ufs_setflags(u, node, v->flags);
+	case FS_IOC_FSGETXATTR:
+		return ufs_fsgetxattr(u, node, &v->fsx);
+	default:
+		return ufs_fssetxattr(u, node, &v->fsx);
+	}
+}
+
+/* The inode flag requests the kernel makes for lsattr and chattr (its
+ * fileattr calls), after its own permission checks. Others: ENOTTY, as
+ * from a filesystem that knows no such request. */
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	union fileattr_arg v;
+	size_t size;
+	bool get;
+	int err;
+
+	(void)arg;
+	(void)fi;
+	if ((flags & FUSE_IOCTL_COMPAT) || !fileattr_cmd(cmd, &get, &size)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if ((get ? out_bufsz : in_bufsz) < size) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	if (!get)
+		memcpy(&v, in_buf, size);
+	err = fileattr_request(ufs_of(req), node_of(req, ino), cmd, &v);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_ioctl(req, 0, get ? &v : NULL, get ? size : 0);
+}
+
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
@@ -804,5 +869,6 @@ const struct fuse_lowlevel_ops ufuse_ops = {
 	.access = op_access,
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
+	.ioctl = op_ioctl,
 	.copy_file_range = op_copy_file_range,
 };

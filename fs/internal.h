@@ -81,6 +81,11 @@ int copyup_tree(struct ufs *u, struct node *dir);
  * into a nameless upper file and move H there. */
 int copyup_detached(struct ufs *u, struct handle *h);
 
+/* fileattr.c: give the copy DSTNAME of DSTDIRFD the inode flags of
+ * SRCNAME in SRCDIRFD that a copy-up carries (sync, noatime), where both
+ * filesystems keep such flags. */
+int fileattr_copy(int srcdirfd, const char *srcname, int dstdirfd, const char *dstname);
+
 
 
 /* dir.c: create and open a regular file; *fd is the open file. */

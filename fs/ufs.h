@@ -54,6 +54,7 @@ struct ufs_cred {
 struct inomap;
 struct layer_scan_pool;
 struct handle;
+struct fsxattr;
 
 /* The open files nodes keep for requests without a handle (nodefile.c),
  * least recently used last. */
@@ -170,6 +171,15 @@ ssize_t ufs_listxattr(struct ufs *u, struct node *node, char *buf, size_t size, 
 int ufs_setxattr(struct ufs *u, struct node *node, const char *name,
 		 const void *value, size_t size, int flags);
 int ufs_removexattr(struct ufs *u, struct node *node, const char *name);
+
+/* fileattr.c: inode flags (lsattr, chattr) of a regular file or a
+ * directory (else -ENOTTY): read from its top layer; a change goes to its
+ * upper copy, -EOPNOTSUPP for one the union does not make (immutable,
+ * append-only, data journaling, case folding). */
+int ufs_getflags(struct ufs *u, struct node *node, unsigned int *flags);
+int ufs_setflags(struct ufs *u, struct node *node, unsigned int flags);
+int ufs_fsgetxattr(struct ufs *u, struct node *node, struct fsxattr *fsx);
+int ufs_fssetxattr(struct ufs *u, struct node *node, const struct fsxattr *fsx);
 
 /* dir.c: namespace changes */
 int ufs_mknod(struct ufs *u, struct node *dir, const char *name, mode_t mode, dev_t rdev,

@@ -279,4 +279,33 @@ kernel_inode_numbers_read_same() {
                 fail "inode numbers differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
 }
 
+# lsattr after the same chattr and copy-up on either mount.
+flag_changes() {        # MNT
+        local m=$1
+        chattr +d "$m/etc/hostname"             # copy-up of metadata
+        chattr -S "$m/etc/shells"
+        chattr +A "$m/usr/share"                # a directory
+        echo more >> "$m/etc/passwd"            # a copy-up keeps noatime
+        (cd "$m" && lsattr -d etc/passwd etc/shells etc/hostname etc/group usr/lib usr/share)
+}
+
+test_inode_flags_read_and_change_as_under_kernel_overlayfs() {
+        local d
+        build_lowers
+        chattr +A "$BASE/etc/passwd"
+        chattr +S "$BASE/etc/shells"
+        chattr +d "$BASE/usr/lib"
+        kov_mount "$T/k" "$(mkd kupper)" "$T/kwork" "$BASE" "$APP"
+        flag_changes "$T/k" > "$T/kernel" 2>&1
+        umount "$T/k"
+        uf_mount "$T/m" "$(mkd upper)" "$BASE" "$APP"
+        flag_changes "$T/m" > "$T/unionfuse" 2>&1
+        d=$(diff "$T/kernel" "$T/unionfuse") ||
+                fail "lsattr differs (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+        expect_match "a lower file's flag" '^-*A.* etc/passwd$' "$(grep passwd "$T/unionfuse")"
+        # overlayfs keeps immutable in its own xattr and enforces it; unionfuse refuses it
+        chattr +i "$T/m/etc/group" 2> "$T/err" && fail "chattr +i was taken"
+        expect_match "chattr +i refused" "Operation not supported" "$(cat "$T/err")"
+}
+
 run_tests
