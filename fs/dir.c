@@ -237,6 +237,7 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 	node->vino = ne->kind == NEW_LINK ? ne->link_src->vino
 					  : ufs_vino(u, u->layers[u->upper].dev, st->st_ino);
 	node->vino_kept = ne->kind == NEW_LINK && ne->link_src->vino_kept;
+	protattr_none(node);    /* new, or a name of a file that has none */
 	if (S_ISDIR(type)) {
 		if (node_dl_set_single(node, u->upper) < 0) {
 			node_free(node);
@@ -292,7 +293,9 @@ static int create_entry(struct ufs *u, struct node *dir, const char *name, struc
 		err = -EEXIST;
 		goto out_unlock;
 	}
-	err = copyup(u, dir, true);
+	err = protattr_may_add_in(u, dir);
+	if (!err)
+		err = copyup(u, dir, true);
 	if (!err)
 		err = at_open_self(u, dir, u->upper, &up);
 	if (!err)
@@ -366,7 +369,9 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 		return -EPERM;
 	/* The source must be in the upper layer to be linked there. */
 	pthread_rwlock_wrlock(&u->lock);
-	err = copyup(u, node, true);
+	err = node->detached ? 0 : protattr_may_change(u, node);
+	if (!err)
+		err = copyup(u, node, true);
 	pthread_rwlock_unlock(&u->lock);
 	if (err)
 		return err;
@@ -493,6 +498,9 @@ static int remove_entry(struct ufs *u, struct node *dir, const char *name, bool 
 		err = rmdir ? -ENOTDIR : -EISDIR;
 		goto out_unlock;
 	}
+	err = protattr_may_remove(u, dir, node);
+	if (err)
+		goto out_unlock;
 	if (rmdir) {
 		err = ufs_dir_empty(u, node);
 		if (err)

@@ -114,9 +114,13 @@ int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
 	int err;
 
+	bool append = flags & O_APPEND && !(flags & O_TRUNC);
+
 	flags = layer_flags(flags);
 	if (wants_write(flags) && ufs_read_only(u))
 		return -EROFS;
+	if (wants_write(flags) && (err = ufs_may_write(u, node, append)))
+		return err;
 	pthread_rwlock_rdlock(&u->lock);
 	if (wants_write(flags) && (node->top != u->upper || metacopy_pending(u, node))) {
 		/* Copy-up changes the tree: retake the lock exclusive. A

@@ -1,20 +1,19 @@
 /* Inode flags, as lsattr shows them and chattr sets them (FS_IOC_GETFLAGS,
  * FS_IOC_SETFLAGS; FS_IOC_FSGETXATTR and FS_IOC_FSSETXATTR, the form
  * xfs_io uses): read from the entry of the top layer, changed on the upper
- * copy after a copy-up of the metadata, as overlayfs does. A copy-up
- * carries the lower entry's sync and noatime flags (overlayfs' own choice:
- * the flags that change how a file behaves, not how it is stored).
+ * copy after a copy-up of the metadata, as overlayfs does. Immutable and
+ * append-only go to overlay.protattr instead, and the union enforces them
+ * (protattr.c). A copy-up carries the lower entry's sync and noatime flags
+ * (overlayfs' own choice: the flags that change how a file behaves, not
+ * how it is stored), and its immutable and append-only ones as protattr.
  *
  * The kernel checks the caller before a change reaches the daemon: its
  * owner or CAP_FOWNER, CAP_LINUX_IMMUTABLE to change i or a, project ids
  * only from the initial user namespace. What a filesystem checks against
  * the daemon's own privileges it cannot, so only flags that need none may
- * change here. Refused with EOPNOTSUPP: immutable and append-only (on the
- * upper file they would stop the union's own work, a whiteout beside it or
- * a copy-up below it; overlayfs keeps them in overlay.protattr and enforces
- * them in its inode, which a daemon would have to do request by request),
- * data journaling (CAP_SYS_RESOURCE, checked on the daemon) and case
- * folding (the union merges directories by exact name). */
+ * change here. Refused with EOPNOTSUPP: data journaling (CAP_SYS_RESOURCE,
+ * checked on the daemon) and case folding (the union merges directories by
+ * exact name). */
 #include "internal.h"
 
 #include <errno.h>
@@ -32,6 +31,9 @@
 			  FS_XFLAG_NODEFRAG | FS_XFLAG_PROJINHERIT | FS_XFLAG_DAX)
 /* What a copy-up carries over (overlayfs' OVL_COPY_FS_FLAGS_MASK). */
 #define COPIED_FL (FS_SYNC_FL | FS_NOATIME_FL)
+/* Kept in overlay.protattr, never on the upper file. */
+#define PROT_FL (FS_IMMUTABLE_FL | FS_APPEND_FL)
+#define PROT_XFLAG (FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND)
 
 /* Errors that say a filesystem keeps no such flags. */
 static bool no_fileattr(int err)
@@ -61,6 +63,10 @@ int fileattr_copy(int srcdirfd, const char *srcname, int dstdirfd, const char *d
 		return fd;
 	err = ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0 ? -errno : 0;
 	close(fd);
+	if (!err && (flags & PROT_FL))
+		err = protattr_write(dstdirfd, dstname,
+				     (flags & FS_IMMUTABLE_FL ? PROT_IMMUTABLE : 0) |
+				     (flags & FS_APPEND_FL ? PROT_APPEND : 0));
 	if (err || !(flags & COPIED_FL))
 		return no_fileattr(-err) ? 0 : err;
 	fd = open_entry(dstdirfd, dstname);
@@ -82,6 +88,7 @@ union fileattr_value {
 
 struct fileattr_form {
 	unsigned long get, set;
+	unsigned int immutable, append; /* those two flags in this form */
 	/* Whether nothing would change from OLD to WANT. */
 	bool (*same)(const union fileattr_value *old, const union fileattr_value *want);
 	/* Whether the change from OLD to WANT is one the union makes. */
@@ -100,13 +107,13 @@ static bool flags_same(const union fileattr_value *old, const union fileattr_val
 
 static bool flags_allowed(const union fileattr_value *old, const union fileattr_value *want)
 {
-	return ((old->flags ^ want->flags) & ~CHANGEABLE_FL) == 0;
+	return ((old->flags ^ want->flags) & ~(CHANGEABLE_FL | PROT_FL)) == 0;
 }
 
 static void flags_apply(union fileattr_value *cur, const union fileattr_value *old,
 			const union fileattr_value *want)
 {
-	unsigned int changed = old->flags ^ want->flags;
+	unsigned int changed = (old->flags ^ want->flags) & ~PROT_FL;
 
 	cur->flags = (cur->flags & ~changed) | (want->flags & changed);
 }
@@ -122,7 +129,7 @@ static bool fsx_same(const union fileattr_value *old, const union fileattr_value
 /* Project ids go through: the kernel allowed the caller to change one. */
 static bool fsx_allowed(const union fileattr_value *old, const union fileattr_value *want)
 {
-	return ((old->fsx.fsx_xflags ^ want->fsx.fsx_xflags) & ~CHANGEABLE_XFLAG) == 0 &&
+	return ((old->fsx.fsx_xflags ^ want->fsx.fsx_xflags) & ~(CHANGEABLE_XFLAG | PROT_XFLAG)) == 0 &&
 	       old->fsx.fsx_extsize == want->fsx.fsx_extsize &&
 	       old->fsx.fsx_cowextsize == want->fsx.fsx_cowextsize;
 }
@@ -130,18 +137,35 @@ static bool fsx_allowed(const union fileattr_value *old, const union fileattr_va
 static void fsx_apply(union fileattr_value *cur, const union fileattr_value *old,
 		      const union fileattr_value *want)
 {
-	unsigned int changed = old->fsx.fsx_xflags ^ want->fsx.fsx_xflags;
+	unsigned int changed = (old->fsx.fsx_xflags ^ want->fsx.fsx_xflags) & ~PROT_XFLAG;
 
 	cur->fsx.fsx_xflags = (cur->fsx.fsx_xflags & ~changed) | (want->fsx.fsx_xflags & changed);
 	cur->fsx.fsx_projid = want->fsx.fsx_projid;
 }
 
 static const struct fileattr_form form_flags = {
-	FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, flags_same, flags_allowed, flags_apply,
+	FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IMMUTABLE_FL, FS_APPEND_FL,
+	flags_same, flags_allowed, flags_apply,
 };
 static const struct fileattr_form form_fsx = {
-	FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, fsx_same, fsx_allowed, fsx_apply,
+	FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, FS_XFLAG_IMMUTABLE, FS_XFLAG_APPEND,
+	fsx_same, fsx_allowed, fsx_apply,
 };
+
+/* The word of V that holds the flags. */
+static unsigned int *flag_word(const struct fileattr_form *form, union fileattr_value *v)
+{
+	return form == &form_flags ? &v->flags : &v->fsx.fsx_xflags;
+}
+
+/* The PROT_* bits V says. */
+static int prot_in(const struct fileattr_form *form, const union fileattr_value *v)
+{
+	unsigned int word = *flag_word(form, (union fileattr_value *)v);
+
+	return (word & form->immutable ? PROT_IMMUTABLE : 0) |
+	       (word & form->append ? PROT_APPEND : 0);
+}
 
 /* NODE's attributes in LAYER, in FORM. [tree] */
 static int read_in(struct ufs *u, struct node *node, int layer, const struct fileattr_form *form,
@@ -165,13 +189,31 @@ static int read_in(struct ufs *u, struct node *node, int layer, const struct fil
 	return err;
 }
 
+/* NODE's attributes as the union shows them: its top entry's, with the
+ * immutable and append-only flags of protattr.c. [tree] */
+static int read_shown(struct ufs *u, struct node *node, const struct fileattr_form *form,
+		      union fileattr_value *out)
+{
+	int prot, err = read_in(u, node, node->top, form, out);
+
+	if (err || node->top != u->upper)
+		return err;
+	prot = protattr_get(u, node);
+	if (prot < 0)
+		return prot;
+	*flag_word(form, out) &= ~(form->immutable | form->append);
+	*flag_word(form, out) |= (prot & PROT_IMMUTABLE ? form->immutable : 0) |
+				 (prot & PROT_APPEND ? form->append : 0);
+	return 0;
+}
+
 static int get_attr(struct ufs *u, struct node *node, const struct fileattr_form *form,
 		    union fileattr_value *out)
 {
 	int err;
 
 	pthread_rwlock_rdlock(&u->lock);
-	err = read_in(u, node, node->top, form, out);
+	err = read_shown(u, node, form, out);
 	pthread_rwlock_unlock(&u->lock);
 	return err;
 }
@@ -200,6 +242,8 @@ static int change_upper(struct ufs *u, struct node *node, const struct fileattr_
 			err = -errno;
 	}
 	close(fd);
+	if (!err && prot_in(form, old) != prot_in(form, want))
+		err = protattr_record(u, node, prot_in(form, want));
 	return err;
 }
 
@@ -212,11 +256,12 @@ static int set_attr(struct ufs *u, struct node *node, const struct fileattr_form
 	if (ufs_read_only(u))
 		return -EROFS;
 	pthread_rwlock_wrlock(&u->lock);
-	err = read_in(u, node, node->top, form, &old);
+	err = read_shown(u, node, form, &old);
 	/* Nothing to change: no copy-up (chattr sets what it read back). */
-	if (!err && !form->same(&old, want))
-		err = form->allowed(&old, want) ? change_upper(u, node, form, &old, want)
-						 : -EOPNOTSUPP;
+	if (err || form->same(&old, want))
+		goto out_unlock;
+	err = form->allowed(&old, want) ? change_upper(u, node, form, &old, want) : -EOPNOTSUPP;
+out_unlock:
 	pthread_rwlock_unlock(&u->lock);
 	return err;
 }

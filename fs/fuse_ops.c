@@ -361,10 +361,17 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 /* The open file a request on INO is for: the handle the kernel holds, or
  * without one (no OPEN requests) the node's own file for ACCESS. Given back
- * with file_done, before the reply (see op_read). */
+ * with file_done, before the reply (see op_read). A write is refused first
+ * where the file is immutable or append-only (its descriptor may be older
+ * than the flag). */
 static int file_of(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		   enum ufs_access access, struct handle **h)
 {
+	int err = access == UFS_READ ? 0
+				     : ufs_may_write(ufs_of(req), node_of(req, ino), access == UFS_APPEND);
+
+	if (err)
+		return err;
 	if (fi && fi->fh) {
 		*h = handle_of(fi);
 		return 0;

@@ -193,6 +193,9 @@ int ufs_setattr(struct ufs *u, struct node *node, const struct stat *attr,
 		err = setattr_detached(u, node, attr, to_set, fd, out);
 		goto out_unlock;
 	}
+	err = protattr_may_setattr(u, node, to_set);
+	if (err)
+		goto out_unlock;
 	/* With -o metacopy, new attributes alone copy no data up. */
 	if (to_set & UFS_SET_SIZE)
 		err = copyup_may_unlock(u, node, !no_data);
@@ -416,8 +419,9 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 	if (ufs_read_only(u))
 		return -EROFS;
 	pthread_rwlock_wrlock(&u->lock);
+	err = node->detached ? 0 : protattr_may_change(u, node);
 	/* Removing what is not there changes nothing: no copy-up. */
-	if (remove && node->top != u->upper && !node->detached &&
+	if (!err && remove && node->top != u->upper && !node->detached &&
 	    (err = at_open(u, node, node->top, &at)) == 0) {
 		layer_proc_path(at.dirfd, at.name, path);
 		if (lgetxattr(path, name, NULL, 0) < 0)

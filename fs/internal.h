@@ -81,6 +81,28 @@ int copyup_tree(struct ufs *u, struct node *dir);
  * into a nameless upper file and move H there. */
 int copyup_detached(struct ufs *u, struct handle *h);
 
+/* protattr.c: immutable and append-only entries. The checks return 0 or
+ * -EPERM (or -errno if the flags cannot be read). [tree] */
+#define PROT_IMMUTABLE 1
+#define PROT_APPEND 2
+/* NODE's PROT_* bits (read once, then kept in the node), or -errno. */
+int protattr_get(struct ufs *u, struct node *node);
+/* NODE is new: it has none. */
+void protattr_none(struct node *node);
+/* A change of NODE itself: a new name, a link, a removal, an xattr. */
+int protattr_may_change(struct ufs *u, struct node *node);
+/* A new entry in DIR. */
+int protattr_may_add_in(struct ufs *u, struct node *dir);
+/* The removal of VICTIM from DIR (renamed away, or replaced). */
+int protattr_may_remove(struct ufs *u, struct node *dir, struct node *victim);
+/* New attributes for NODE (UFS_SET_* bits TO_SET). */
+int protattr_may_setattr(struct ufs *u, struct node *node, int to_set);
+/* Give NODE's upper copy the bits PROT (none: the mark goes). [exclusive] */
+int protattr_record(struct ufs *u, struct node *node, int prot);
+/* The mark itself on the entry NAME of DIRFD, for the bits PROT (0: the
+ * mark goes). */
+int protattr_write(int dirfd, const char *name, int prot);
+
 /* fileattr.c: give the copy DSTNAME of DSTDIRFD the inode flags of
  * SRCNAME in SRCDIRFD that a copy-up carries (sync, noatime), where both
  * filesystems keep such flags. */

@@ -37,6 +37,7 @@ struct node {
 	/* ufs->caps_gen + 1 when the file was known to carry no
 	 * security.capability at that generation; 0: unknown. */
 	atomic_uint_fast64_t no_caps_gen;
+	atomic_uchar prot;        /* protattr.c: immutable, append-only, once known */
 	ino_t vino;               /* st_ino shown for the life of the mount */
 	bool vino_kept;           /* [tree] vino is not what the entry of its top
 				   * layer would give (a copy-up keeps the number

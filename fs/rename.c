@@ -330,6 +330,20 @@ static int rename_exchange(struct ufs *u, struct rename_op *op)
 	return err;
 }
 
+/* Immutable and append-only entries and directories (protattr.c): SRC
+ * leaves its directory, DST is replaced (exchanged: leaves its own), or
+ * the new name is added. */
+static int rename_protattr(struct ufs *u, const struct rename_op *op)
+{
+	bool dst_pos = op->dst && op->dst->type;
+	int err = protattr_may_remove(u, op->dir, op->src);
+
+	if (!err)
+		err = dst_pos ? protattr_may_remove(u, op->newdir, op->dst)
+			      : protattr_may_add_in(u, op->newdir);
+	return err;
+}
+
 static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags)
 {
 	int err;
@@ -357,7 +371,9 @@ static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags
 		if (err)
 			return err;
 	}
-	err = copyup(u, op->dir, true);
+	err = rename_protattr(u, op);
+	if (!err)
+		err = copyup(u, op->dir, true);
 	if (!err)
 		err = copyup(u, op->newdir, true);
 	if (!err)

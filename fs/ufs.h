@@ -172,10 +172,17 @@ int ufs_setxattr(struct ufs *u, struct node *node, const char *name,
 		 const void *value, size_t size, int flags);
 int ufs_removexattr(struct ufs *u, struct node *node, const char *name);
 
+/* protattr.c: whether NODE may be written (APPEND: at its end, by a file
+ * opened O_APPEND): -EPERM if it is immutable or append-only (chattr +i,
+ * +a). The FUSE side asks before every write, which may come through a
+ * file opened before the flag was set. */
+int ufs_may_write(struct ufs *u, struct node *node, bool append);
+
 /* fileattr.c: inode flags (lsattr, chattr) of a regular file or a
  * directory (else -ENOTTY): read from its top layer; a change goes to its
- * upper copy, -EOPNOTSUPP for one the union does not make (immutable,
- * append-only, data journaling, case folding). */
+ * upper copy (immutable and append-only as overlayfs keeps them:
+ * protattr.c), -EOPNOTSUPP for one the union does not make (data
+ * journaling, case folding). */
 int ufs_getflags(struct ufs *u, struct node *node, unsigned int *flags);
 int ufs_setflags(struct ufs *u, struct node *node, unsigned int flags);
 int ufs_fsgetxattr(struct ufs *u, struct node *node, struct fsxattr *fsx);

@@ -290,22 +290,54 @@ flag_changes() {        # MNT
 }
 
 test_inode_flags_read_and_change_as_under_kernel_overlayfs() {
-        local d
         build_lowers
         chattr +A "$BASE/etc/passwd"
         chattr +S "$BASE/etc/shells"
         chattr +d "$BASE/usr/lib"
+        same_output_on_both "lsattr outputs" flag_changes
+        expect_match "a lower file's flag" '^-*A.* etc/passwd$' "$(grep passwd "$T/unionfuse")"
+        chattr +j "$T/m/etc/group" 2> "$T/err" && fail "chattr +j was taken"
+        expect_match "data journaling refused" "Operation not supported" "$(cat "$T/err")"
+}
+
+# FUNC run with MNT on kernel overlayfs, then on unionfuse, each over the
+# lowers with a new upper layer ($T/kupper, $T/upper): the same output
+# ($T/kernel, $T/unionfuse). unionfuse stays mounted on $T/m.
+same_output_on_both() {  # WHAT FUNC
+        local d
         kov_mount "$T/k" "$(mkd kupper)" "$T/kwork" "$BASE" "$APP"
-        flag_changes "$T/k" > "$T/kernel" 2>&1
+        "$2" "$T/k" > "$T/kernel" 2>&1
         umount "$T/k"
         uf_mount "$T/m" "$(mkd upper)" "$BASE" "$APP"
-        flag_changes "$T/m" > "$T/unionfuse" 2>&1
+        "$2" "$T/m" > "$T/unionfuse" 2>&1
         d=$(diff "$T/kernel" "$T/unionfuse") ||
-                fail "lsattr differs (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
-        expect_match "a lower file's flag" '^-*A.* etc/passwd$' "$(grep passwd "$T/unionfuse")"
-        # overlayfs keeps immutable in its own xattr and enforces it; unionfuse refuses it
-        chattr +i "$T/m/etc/group" 2> "$T/err" && fail "chattr +i was taken"
-        expect_match "chattr +i refused" "Operation not supported" "$(cat "$T/err")"
+                fail "$1 differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
+}
+
+# chattr +i and +a, then what each refuses: "ok" or "fails" a change.
+protect_changes() {     # MNT
+        local m=$1 c
+        chattr +i "$m/etc/hostname" "$m/usr/lib"
+        chattr +a "$m/etc/shells" "$m/etc/cron.daily"
+        for c in "echo x > etc/hostname" "echo x >> etc/hostname" "rm etc/hostname" \
+                "mv etc/hostname etc/h2" "ln etc/hostname etc/h3" "chmod 600 etc/hostname" \
+                "touch etc/hostname" "setfattr -n user.x -v 1 etc/hostname" \
+                "echo x >> etc/shells" "echo x > etc/shells" "truncate -s 0 etc/shells" \
+                "rm etc/shells" "touch etc/shells" "chmod 600 etc/shells" \
+                "touch usr/lib/new" "rm usr/lib/link.so" "mv usr/lib/app.so usr/app.so" \
+                "echo x >> usr/lib/app.so" "touch etc/cron.daily/new" "rm etc/cron.daily/apt" \
+                "chattr +d etc/hostname" "chattr -i etc/hostname" "echo again >> etc/hostname"; do
+                (cd "$m" && sh -c "$c" 2>/dev/null) && echo "ok: $c" || echo "fails: $c"
+        done
+        (cd "$m" && lsattr -d etc/hostname etc/shells usr/lib etc/cron.daily && cat etc/hostname etc/shells)
+}
+
+test_immutable_and_append_only_refuse_what_kernel_overlayfs_refuses() {
+        build_lowers
+        same_output_on_both "what they refuse" protect_changes
+        expect_match "immutable refused a removal" 'fails: rm etc/hostname' "$(cat "$T/unionfuse")"
+        expect_eq "the mark, as overlayfs writes it" i \
+                "$(getfattr --only-values -n trusted.overlay.protattr "$T/upper/usr/lib" 2>/dev/null)"
 }
 
 run_tests

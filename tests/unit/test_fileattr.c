@@ -87,18 +87,44 @@ Test(fileattr, setting_the_flags_a_file_has_copies_nothing_up)
 	cr_assert_not(real_exists(fx, "upper/f"));
 }
 
-Test(fileattr, immutable_append_only_and_journaling_are_refused)
+Test(fileattr, journaling_and_case_folding_are_refused)
 {
 	struct fx *fx = fx_new(1);
 	unsigned int flags;
 
 	put_file(fx, "l0/f", "data");
+	put_dir(fx, "l0/d");
 	fx_mount(fx);
 	flags = u_flags(fx, "f");
-	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "f"), flags | FS_IMMUTABLE_FL), -EOPNOTSUPP);
-	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "f"), flags | FS_APPEND_FL), -EOPNOTSUPP);
 	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "f"), flags | FS_JOURNAL_DATA_FL), -EOPNOTSUPP);
+	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "d"), u_flags(fx, "d") | FS_CASEFOLD_FL),
+		     -EOPNOTSUPP);
 	cr_assert_not(real_exists(fx, "upper/f"));
+	cr_assert_not(real_exists(fx, "upper/d"));
+}
+
+/* As overlayfs: in overlay.protattr, not on the upper file, which the
+ * union must go on changing (protattr.c enforces them). */
+Test(fileattr, immutable_and_append_only_go_to_protattr)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/f", "data");
+	fx_mount(fx);
+	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "f"), u_flags(fx, "f") | FS_IMMUTABLE_FL), 0);
+	cr_assert_str_eq(real_xattr(fx, "upper/f", "trusted.overlay.protattr"), "i");
+	cr_assert_not(real_flags(fx, "upper/f") & FS_IMMUTABLE_FL);
+	cr_assert(u_flags(fx, "f") & FS_IMMUTABLE_FL);
+	/* As overlayfs: other flags still change, on the upper file */
+	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "f"), u_flags(fx, "f") | FS_NODUMP_FL), 0);
+	cr_assert(real_flags(fx, "upper/f") & FS_NODUMP_FL);
+	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "f"),
+				  (u_flags(fx, "f") & ~FS_IMMUTABLE_FL) | FS_APPEND_FL), 0);
+	cr_assert_str_eq(real_xattr(fx, "upper/f", "trusted.overlay.protattr"), "a");
+	fx_remount(fx);
+	cr_assert_eq(u_flags(fx, "f") & (FS_IMMUTABLE_FL | FS_APPEND_FL), FS_APPEND_FL);
+	cr_assert_eq(ufs_setflags(fx->u, u_lookup(fx, "f"), u_flags(fx, "f") & ~FS_APPEND_FL), 0);
+	cr_assert_null(real_xattr(fx, "upper/f", "trusted.overlay.protattr"));
 }
 
 Test(fileattr, a_copy_up_keeps_noatime_and_sync)
@@ -143,7 +169,10 @@ Test(fileattr, the_fsxattr_form_reads_and_changes_the_same_flags)
 	cr_assert_eq(real_flags(fx, "upper/f") & (FS_NODUMP_FL | FS_NOATIME_FL),
 		     FS_NODUMP_FL | FS_NOATIME_FL);
 	fsx.fsx_xflags |= FS_XFLAG_IMMUTABLE;
-	cr_assert_eq(ufs_fssetxattr(fx->u, u_lookup(fx, "f"), &fsx), -EOPNOTSUPP);
+	cr_assert_eq(ufs_fssetxattr(fx->u, u_lookup(fx, "f"), &fsx), 0);
+	cr_assert_str_eq(real_xattr(fx, "upper/f", "trusted.overlay.protattr"), "i");
+	cr_assert_eq(ufs_fsgetxattr(fx->u, u_lookup(fx, "f"), &fsx), 0);
+	cr_assert(fsx.fsx_xflags & FS_XFLAG_IMMUTABLE);
 }
 
 Test(fileattr, a_read_only_union_changes_no_flags)
