@@ -50,7 +50,10 @@ static int prot_read(struct ufs *u, struct node *node)
 		return err;
 	if (node->top == u->upper) {
 		len = overlay_xattr_get(at.dirfd, at.name, "protattr", value, sizeof(value));
-		err = len == -ENODATA ? 0 : len < 0 ? (int)len : prot_parse(value, len);
+		/* A value too long for any flags is no format overlayfs
+		 * writes: it ignores it, and so does the union. */
+		err = len == -ENODATA || len == -ERANGE ? 0 : len < 0 ? (int)len
+							       : prot_parse(value, len);
 	} else if (statx(at.dirfd, at.name, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0) {
 		err = -errno;
 	} else {
@@ -68,8 +71,7 @@ int protattr_get(struct ufs *u, struct node *node)
 
 	if (known & PROT_KNOWN)
 		return known & ~PROT_KNOWN;
-	/* Only files and directories take these flags; the root never
-	 * leaves its layers. */
+	/* Only files and directories take these flags. */
 	if ((!S_ISREG(node->type) && !S_ISDIR(node->type)) || node->detached)
 		return 0;
 	prot = prot_read(u, node);

@@ -159,3 +159,16 @@ Test(protattr, a_lower_files_own_append_only_flag_counts_and_a_copy_up_keeps_it)
 	close(fd);
 	cr_assert_str_eq(u_read(fx, "log"), "one+two");
 }
+
+/* A hostile or future layer: a value longer than any flags overlayfs
+ * writes is ignored, as overlayfs ignores it, not an error on every change. */
+Test(protattr, a_mark_of_no_known_format_is_ignored)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "upper/f", "data");
+	put_xattr(fx, "upper/f", "trusted.overlay.protattr", "iaiaiaiaiaiaiaiaiaia");
+	fx_mount(fx);
+	cr_assert_eq(u_open_write(fx, "f", O_WRONLY | O_APPEND, "+"), 0);
+	cr_assert_eq(u_unlink(fx, "f"), 0);
+}
