@@ -112,9 +112,8 @@ static int open_top(struct ufs *u, struct node *node, int flags, mode_t *mode, i
 
 int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
+	bool append = (flags & O_APPEND) && !(flags & O_TRUNC);
 	int err;
-
-	bool append = flags & O_APPEND && !(flags & O_TRUNC);
 
 	flags = layer_flags(flags);
 	if (wants_write(flags) && ufs_read_only(u))
