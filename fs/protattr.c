@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -85,14 +86,28 @@ void protattr_none(struct node *node)
 	atomic_store(&node->prot, PROT_KNOWN);
 }
 
-/* -EPERM if NODE has any of the bits BITS. */
+/* The trace line of a refusal: a learner sees why a change gets EPERM. */
+static void trace_refusal(struct ufs *u, struct node *node, int prot)
+{
+	char *path = trace_path(node, NULL);
+
+	trace_line(u, "refused: %s is %s, no such change (EPERM)", path,
+		   prot & PROT_IMMUTABLE ? "immutable" : "append-only");
+	free(path);
+}
+
+/* -EPERM if NODE has any of the bits BITS. [tree] */
 static int refuse_if(struct ufs *u, struct node *node, int bits)
 {
 	int prot = protattr_get(u, node);
 
 	if (prot < 0)
 		return prot;
-	return prot & bits ? -EPERM : 0;
+	if (!(prot & bits))
+		return 0;
+	if (u->trace)
+		trace_refusal(u, node, prot & bits);
+	return -EPERM;
 }
 
 int protattr_may_change(struct ufs *u, struct node *node)
@@ -130,9 +145,9 @@ int ufs_may_write(struct ufs *u, struct node *node, bool append)
 	uint8_t known = atomic_load(&node->prot);
 	int err;
 
-	/* Every write asks: once known, without the tree lock. */
-	if (known & PROT_KNOWN)
-		return known & bits ? -EPERM : 0;
+	/* Every write asks: once known and allowed, without the tree lock. */
+	if ((known & PROT_KNOWN) && !(known & bits))
+		return 0;
 	pthread_rwlock_rdlock(&u->lock);
 	err = refuse_if(u, node, bits);
 	pthread_rwlock_unlock(&u->lock);

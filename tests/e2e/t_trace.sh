@@ -40,6 +40,20 @@ test_each_decision_is_traced_once_with_its_layer() {
         expect_traced_once "copy-up of etc" '^copy-up /etc from layer 1 \(lower\) to upper: directory'
 }
 
+# A change refused by chattr's flags says so: EPERM from a union is a puzzle.
+test_a_change_refused_by_immutable_or_append_only_is_traced() {
+        make_stack
+        UF_OPTS= uf_mount_trace
+        chattr +i "$T/m/bin/vi"
+        chattr +a "$T/m/etc/passwd"
+        rm -f "$T/m/bin/vi" 2> /dev/null && fail "rm of an immutable file worked"
+        echo x > "$T/m/etc/passwd" 2> /dev/null && fail "truncation of an append-only file worked"
+        echo x >> "$T/m/etc/passwd" || fail "append to an append-only file failed"
+        unmount "$T/m"
+        expect_traced_once "immutable" '^refused: /bin/vi is immutable, no such change \(EPERM\)$'
+        expect_traced_once "append-only" '^refused: /etc/passwd is append-only, no such change \(EPERM\)$'
+}
+
 test_no_trace_without_the_option() {
         make_stack
         uf_mount "$T/m" "$T/up" "$base" "$top"
