@@ -113,13 +113,21 @@ static int open_top(struct ufs *u, struct node *node, int flags, mode_t *mode, i
 int ufs_open(struct ufs *u, struct node *node, int flags, struct handle **out)
 {
 	bool append = (flags & O_APPEND) && !(flags & O_TRUNC);
+	int err = 0;
+
+	/* An open for writing is a change of the data to come. */
+	if (wants_write(flags))
+		err = ufs_may_write(u, node, append);
+	return err ? err : node_open(u, node, flags, out);
+}
+
+int node_open(struct ufs *u, struct node *node, int flags, struct handle **out)
+{
 	int err;
 
 	flags = layer_flags(flags);
 	if (wants_write(flags) && ufs_read_only(u))
 		return -EROFS;
-	if (wants_write(flags) && (err = ufs_may_write(u, node, append)))
-		return err;
 	pthread_rwlock_rdlock(&u->lock);
 	if (wants_write(flags) && (node->top != u->upper || metacopy_pending(u, node))) {
 		/* Copy-up changes the tree: retake the lock exclusive. A

@@ -361,22 +361,26 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 /* The open file a request on INO is for: the handle the kernel holds, or
  * without one (no OPEN requests) the node's own file for ACCESS. Given back
- * with file_done, before the reply (see op_read). A write is refused first
- * where the file is immutable or append-only (its descriptor may be older
- * than the flag). */
+ * with file_done, before the reply (see op_read). */
 static int file_of(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		   enum ufs_access access, struct handle **h)
 {
-	int err = access == UFS_READ ? 0
-				     : ufs_may_write(ufs_of(req), node_of(req, ino), access == UFS_APPEND);
-
-	if (err)
-		return err;
 	if (fi && fi->fh) {
 		*h = handle_of(fi);
 		return 0;
 	}
 	return ufs_node_file(ufs_of(req), node_of(req, ino), access, h);
+}
+
+/* file_of for a change of the data: refused first where the file is
+ * immutable, or append-only and the change does more than GROW it (its
+ * descriptor may be older than the flag). */
+static int file_to_change(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+			  enum ufs_access access, bool grow, struct handle **h)
+{
+	int err = ufs_may_write(ufs_of(req), node_of(req, ino), grow);
+
+	return err ? err : file_of(req, ino, fi, access, h);
 }
 
 static void file_done(struct ufs *u, struct fuse_file_info *fi, struct handle *h)
@@ -431,7 +435,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	struct ufs *u = ufs_of(req);
 	struct handle *h;
 	ssize_t n;
-	int err = file_of(req, ino, fi, (fi->flags & O_APPEND) ? UFS_APPEND : UFS_WRITE, &h);
+	bool append = fi->flags & O_APPEND;
+	int err = file_to_change(req, ino, fi, append ? UFS_APPEND : UFS_WRITE, append, &h);
 
 	if (err) {
 		fuse_reply_err(req, -err);
@@ -715,7 +720,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 			 struct fuse_file_info *fi)
 {
 	struct handle *h;
-	int err = file_of(req, ino, fi, UFS_WRITE, &h);
+	/* As the kernel: an append-only file may take a plain allocation. */
+	int err = file_to_change(req, ino, fi, UFS_WRITE, !(mode & ~FALLOC_FL_KEEP_SIZE), &h);
 
 	if (!err) {
 		if (may_have_setid(fi, h))
@@ -824,7 +830,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	err = file_of(req, ino_out, fi_out, UFS_WRITE, &hout);
+	err = file_to_change(req, ino_out, fi_out, UFS_WRITE, false, &hout);
 	if (!err) {
 		if (may_have_setid(fi_out, hout))
 			killpriv_drop_setid(req, hout->node);

@@ -124,6 +124,9 @@ int node_handle_fd(struct node *node, int layer);
 void ufs_handles_follow_copyup(struct ufs *u, struct node *node);
 /* file.c: open NODE's file where it is now, FLAGS as open(2) has them, for
  * a caller holding the tree lock; no copy-up. */
+/* file.c: ufs_open without the check of chattr's flags, for a caller that
+ * made it for what it will do (nodefile.c). */
+int node_open(struct ufs *u, struct node *node, int flags, struct handle **out);
 int node_open_locked(struct ufs *u, struct node *node, int flags, struct handle **out);
 /* file.c: open again the file H has open (through /proc: it may have no
  * name left), with FLAGS. */

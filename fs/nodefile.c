@@ -169,7 +169,9 @@ static int node_file_open(struct ufs *u, struct node *node, enum ufs_access acce
 {
 	if (node->detached)
 		return detached_open(u, node, access, out);
-	return ufs_open(u, node, access_flags[access], out);
+	/* The caller checked the change (ufs_may_write): a plain allocation
+	 * of an append-only file takes the file for writing too. */
+	return node_open(u, node, access_flags[access], out);
 }
 
 int ufs_node_file(struct ufs *u, struct node *node, enum ufs_access access,

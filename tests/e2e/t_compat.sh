@@ -314,6 +314,10 @@ same_output_on_both() {  # WHAT FUNC
                 fail "$1 differ (< kernel, > unionfuse): $(echo "$d" | grep '^[<>]' | head -6 | tr '\n' ';')"
 }
 
+# A plain allocation through a descriptor opened to append: the kernel
+# lets an append-only file take it.
+ALLOCATE="python3 -c 'import os, sys; os.posix_fallocate(os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND), 0, 65536)'"
+
 # chattr +i and +a, then what each refuses: "ok" or "fails" a change.
 protect_changes() {     # MNT
         local m=$1 c
@@ -323,6 +327,7 @@ protect_changes() {     # MNT
                 "mv etc/hostname etc/h2" "ln etc/hostname etc/h3" "chmod 600 etc/hostname" \
                 "touch etc/hostname" "setfattr -n user.x -v 1 etc/hostname" \
                 "echo x >> etc/shells" "echo x > etc/shells" "truncate -s 0 etc/shells" \
+                "$ALLOCATE etc/shells" \
                 "rm etc/shells" "touch etc/shells" "chmod 600 etc/shells" \
                 "touch usr/lib/new" "rm usr/lib/link.so" "mv usr/lib/app.so usr/app.so" \
                 "echo x >> usr/lib/app.so" "touch etc/cron.daily/new" "rm etc/cron.daily/apt" \
