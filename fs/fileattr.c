@@ -161,26 +161,34 @@ static unsigned int *flag_word(const struct fileattr_form *form, union fileattr_
 /* The PROT_* bits V says. */
 static int prot_in(const struct fileattr_form *form, const union fileattr_value *v)
 {
-	unsigned int word = *flag_word(form, (union fileattr_value *)v);
+	unsigned int word = form == &form_flags ? v->flags : v->fsx.fsx_xflags;
 
 	return (word & form->immutable ? PROT_IMMUTABLE : 0) |
 	       (word & form->append ? PROT_APPEND : 0);
+}
+
+/* NODE's entry in LAYER, opened for an ioctl: an fd or -errno. [tree] */
+static int open_in(struct ufs *u, struct node *node, int layer)
+{
+	struct at at;
+	int fd, err = at_open(u, node, layer, &at);
+
+	if (err)
+		return err;
+	fd = open_entry(at.dirfd, at.name);
+	at_close(u, &at);
+	return fd;
 }
 
 /* NODE's attributes in LAYER, in FORM. [tree] */
 static int read_in(struct ufs *u, struct node *node, int layer, const struct fileattr_form *form,
 		   union fileattr_value *out)
 {
-	struct at at;
-	int fd, err;
+	int fd, err = 0;
 
 	if (!S_ISREG(node->type) && !S_ISDIR(node->type))
 		return -ENOTTY;
-	err = at_open(u, node, layer, &at);
-	if (err)
-		return err;
-	fd = open_entry(at.dirfd, at.name);
-	at_close(u, &at);
+	fd = open_in(u, node, layer);
 	if (fd < 0)
 		return fd;
 	if (ioctl(fd, form->get, out) < 0)
@@ -223,15 +231,11 @@ static int change_upper(struct ufs *u, struct node *node, const struct fileattr_
 			const union fileattr_value *old, const union fileattr_value *want)
 {
 	union fileattr_value cur;
-	struct at at;
 	int fd, err = copyup_meta(u, node, false);
 
-	if (!err)
-		err = at_open(u, node, u->upper, &at);
 	if (err)
 		return err;
-	fd = open_entry(at.dirfd, at.name);
-	at_close(u, &at);
+	fd = open_in(u, node, u->upper);
 	if (fd < 0)
 		return fd;
 	if (ioctl(fd, form->get, &cur) < 0)
