@@ -183,6 +183,10 @@ int metacopy_open_data(struct ufs *u, struct node *node, int flags, int *layer);
 /* lookup.c: whether DIR merges lower layers with its top one (a directory's
  * link count and a rename's opaque mark depend on it). */
 int ufs_dir_merged(struct ufs *u, struct node *dir, bool *merged);
+/* lookup.c: whether the top layer of DIR is neither opaque nor redirecting,
+ * so that the layers below merge into it. [dir->lock, or DIR not yet
+ * reachable: a child of a view being built] */
+int ufs_dir_top_merges(struct ufs *u, struct node *dir, bool *merges);
 /* lookup.c: 0 if the merged view of DIR lists nothing, else -ENOTEMPTY. */
 int ufs_dir_empty(struct ufs *u, struct node *dir);
 

@@ -344,23 +344,32 @@ int ufs_layers_final(struct ufs *u, struct node *dir)
 	return err;
 }
 
+int ufs_dir_top_merges(struct ufs *u, struct node *dir, bool *merges)
+{
+	struct wh_dirinfo info;
+	struct at self;
+	int err = at_open_self(u, dir, dir->dl[0], &self);
+
+	if (err)
+		return err;
+	err = whiteout_dir_info(self.dirfd, &info);
+	at_close(u, &self);
+	if (err)
+		return err;
+	*merges = !info.opaque && !info.redirect;
+	free(info.redirect);
+	return 0;
+}
+
 /* Whether DIR's top layer is neither opaque nor redirecting: then the
  * layer below stays in DIR's list whatever the others hold. [dir->lock] */
 static bool top_keeps_below(struct ufs *u, struct node *dir)
 {
-	struct wh_dirinfo info;
-	struct at self;
 	bool keeps = false;
 
-	if (dir->ndl < 2 || atomic_load(&dir->layers_final) ||
-	    at_open_self(u, dir, dir->dl[0], &self))
+	if (dir->ndl < 2 || atomic_load(&dir->layers_final))
 		return false;
-	if (whiteout_dir_info(self.dirfd, &info) == 0) {
-		keeps = !info.opaque && !info.redirect;
-		free(info.redirect);
-	}
-	at_close(u, &self);
-	return keeps;
+	return ufs_dir_top_merges(u, dir, &keeps) == 0 && keeps;
 }
 
 /* The top layer alone decides unless it is opaque or redirects, so a

@@ -28,7 +28,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,27 +163,6 @@ static bool origin_verified(struct ufs *u, const struct node *e, int upperfd, in
 	return here_len > 0 && origin_same(stored, len, here, here_len);
 }
 
-/* Whether the upper directory NAME of UPPERFD merges with the layers
- * below: neither opaque nor redirected, as the first lookup into it will
- * find. (A directory overlayfs redirected shows its upper number: the
- * union would have to follow the redirect for every listing.) */
-static int merged_below(int upperfd, const char *name, bool *merged)
-{
-	struct wh_dirinfo info;
-	int fd = openat(upperfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int err;
-
-	if (fd < 0)
-		return -errno;
-	err = whiteout_dir_info(fd, &info);
-	close(fd);
-	if (err)
-		return err;
-	*merged = !info.opaque && !info.redirect;
-	free(info.redirect);
-	return 0;
-}
-
 /* The directory being settled in one lower layer, kept open while the
  * entries that need it come in a row (most come from the same layer). */
 struct lower_dir {
@@ -215,10 +193,12 @@ static int settle_entry(struct ufs *u, struct node *dir, struct node *e, int upp
 	bool merged = false;
 	int fd, err;
 
+	/* A directory overlayfs redirected shows its upper number: the union
+	 * would have to follow the redirect for every listing. */
 	if (S_ISDIR(e->type)) {
 		if (e->ndl < 2)
 			return 0;
-		err = merged_below(upperfd, e->name, &merged);
+		err = ufs_dir_top_merges(u, e, &merged);
 		if (!err && merged)
 			e->vino = ufs_vino(u, u->layers[e->dl[1]].dev, e->lower_ino);
 		return err == -ENOENT ? 0 : err;
