@@ -18,11 +18,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
 /* node->prot once read: PROT_KNOWN with the PROT_* bits. */
 #define PROT_KNOWN 0x80
@@ -170,23 +167,14 @@ int protattr_record(struct ufs *u, struct node *node, int prot)
 
 int protattr_write(int dirfd, const char *name, int prot)
 {
-	char path[LAYER_PROC_PATH_MAX], value[2];
+	char value[2];
 	size_t len = 0;
-	int err = 0;
 
 	if (prot & PROT_IMMUTABLE)
 		value[len++] = 'i';
 	if (prot & PROT_APPEND)
 		value[len++] = 'a';
-	if (len)
-		return overlay_xattr_set(dirfd, name, "protattr", value, len);
 	/* None left: the mark goes, from whichever namespace holds it. */
-	layer_proc_path(dirfd, name, path);
-	if (lremovexattr(path, "trusted.overlay.protattr") < 0 && errno != ENODATA &&
-	    errno != EPERM && errno != ENOTSUP)
-		err = -errno;
-	if (!err && lremovexattr(path, "user.overlay.protattr") < 0 && errno != ENODATA &&
-	    errno != EPERM && errno != ENOTSUP)
-		err = -errno;
-	return err;
+	return len ? overlay_xattr_set(dirfd, name, "protattr", value, len)
+		   : overlay_xattr_remove(dirfd, name, "protattr");
 }

@@ -218,6 +218,21 @@ int overlay_xattr_set(int dirfd, const char *name, const char *key, const void *
 	return -EOPNOTSUPP;
 }
 
+int overlay_xattr_remove(int dirfd, const char *name, const char *key)
+{
+	char path[LAYER_PROC_PATH_MAX], xname[64];
+	size_t i;
+
+	layer_proc_path(dirfd, name, path);
+	for (i = 0; i < sizeof(overlay_prefixes) / sizeof(overlay_prefixes[0]); i++) {
+		snprintf(xname, sizeof(xname), "%s%s", overlay_prefixes[i], key);
+		if (lremovexattr(path, xname) < 0 && errno != ENODATA && errno != EPERM &&
+		    errno != ENOTSUP)
+			return -errno;
+	}
+	return 0;
+}
+
 ssize_t overlay_xattr_get(int dirfd, const char *name, const char *key, void *value,
 			  size_t size)
 {

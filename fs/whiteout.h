@@ -63,6 +63,8 @@ int overlay_xattr_set(int dirfd, const char *name, const char *key, const void *
 		      size_t len);
 ssize_t overlay_xattr_get(int dirfd, const char *name, const char *key, void *value,
 			  size_t size);
+/* Remove KEY from either namespace; 0 if it was in neither. */
+int overlay_xattr_remove(int dirfd, const char *name, const char *key);
 
 /* Write a whiteout for NAME into DIRFD (an upper directory). Falls back to
  * the other format when the first cannot be created (no CAP_MKNOD, a name
