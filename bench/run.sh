@@ -5,7 +5,7 @@ set -u
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 export BENCH_DIR
-for f in common trees systems workloads measure report; do
+for f in common trees systems scratchfs workloads measure report; do
     . "$BENCH_DIR/lib/$f.sh"
 done
 
@@ -23,6 +23,9 @@ usage: bench/run.sh [options]      (as root)
   --workdir DIR         trees, mounts and results (default /var/tmp/unionfuse-bench,
                         or \$BENCH_WORKDIR); trees are cached there between runs
   --timeout SEC         per run (default 900 full, 120 quick)
+  --upper-fs KIND       where upper layers live: scratch = a new ext4 (loop device)
+                        for every mount, workdir = directories in the work dir
+                        (default: scratch where it can be made, else workdir)
   --list                list the workloads and exit
   --report FILE         print the tables of an earlier results file and exit
   -h, --help            this help
@@ -30,14 +33,14 @@ usage: bench/run.sh [options]      (as root)
 Environment: UNIONFUSE_BIN (default /work/main/build/unionfuse), BENCH_WORKDIR.
 Systems whose binary is missing, or that do not mount, are skipped with a note.
 States: cold = new mount + drop_caches; fresh = new mount, page cache warm;
-warm = same mount, second run. Workloads that write get a fresh empty upper
-layer on every mount. Results: WORKDIR/results/*.tsv and *.txt.
+warm = same mount, second run. Every mount gets a fresh empty upper layer,
+on a filesystem of its own unless --upper-fs workdir. Results: WORKDIR/results/*.tsv and *.txt.
 EOF
 }
 
 parse_args() {
     SYSTEMS_ARG=$ALL_SYSTEMS WORKLOADS_ARG= STATES=cold,fresh,warm BASELINE=overlay
-    WORKDIR=${BENCH_WORKDIR:-/var/tmp/unionfuse-bench} SIZES=sizes_full ACTION=run
+    WORKDIR=${BENCH_WORKDIR:-/var/tmp/unionfuse-bench} SIZES=sizes_full ACTION=run UPPER_FS=auto
     while [ $# -gt 0 ]; do
         case $1 in
         --quick) SIZES=sizes_quick ;;
@@ -49,6 +52,7 @@ parse_args() {
         --baseline) BASELINE=$2; shift ;;
         --workdir) WORKDIR=$2; shift ;;
         --timeout) TIMEOUT=$2; shift ;;
+        --upper-fs) UPPER_FS=$2; shift ;;
         --list) ACTION=list ;;
         --report) ACTION=report REPORT_FILE=$2; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -65,6 +69,7 @@ validate_args() {
     local s
     [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds: not a positive number: $ROUNDS"
     [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout: not a positive number: $TIMEOUT"
+    case $UPPER_FS in auto | scratch | workdir) ;; *) die "--upper-fs: scratch or workdir, not $UPPER_FS" ;; esac
     for s in ${STATES//,/ }; do
         case $s in cold | fresh | warm) ;; *) die "--states: unknown state $s (cold, fresh, warm)" ;; esac
     done
@@ -122,11 +127,13 @@ main() {
     unmount_all
     build_fsops
     select_systems
+    choose_upper_fs
     ensure_trees
     mkdir -p "$WORKDIR/results" "$WORKDIR/logs"
     : >"$WORKDIR/logs/errors.log"
     : >"$WORKDIR/logs/layers-modified"
     RESULTS=$WORKDIR/results/$(date -u +%Y%m%d-%H%M%S)-$MODE.tsv
+    echo "$UPPER_FS" >"${RESULTS%.tsv}.upper-fs"
     export FSOPS CREATE_FILES CUBIG_MB
     log "$MODE mode, $ROUNDS round(s); systems: $SYSTEMS; results in $RESULTS"
     local t0=$SECONDS

@@ -7,6 +7,7 @@ print_report() {
     local results=$1
     echo "unionfuse benchmark: $MODE mode, $ROUNDS round(s), $(uname -r), $(nproc) CPUs, $(date -u '+%F %H:%M UTC')"
     echo "results: $results"
+    echo "upper layers: $(describe_upper_fs "$(cat "${results%.tsv}.upper-fs" 2>/dev/null)")"
     echo "sizes: meta $META_FILES files/$META_LAYERS layers; lN $SPREAD_FILES files, $SPREAD_MISSING missing names;" \
         "seqread $SEQ_MB MiB; cat $CAT_FILES x 4 KiB; copyup $CU_FILES x $((CU_SIZE / 1024)) KiB and $CUBIG_MB MiB;" \
         "create $CREATE_FILES; untar $SRC_FILES files; rmrf $RM_FILES; git $GIT_FILES files; make $MAKE_UNITS units"
@@ -81,6 +82,14 @@ report_awk() {
         if (ratios != "") cellv = cellv sprintf(" (x%.2f)", median(ratios))
         return cellv mark
     }' "$2"
+}
+
+describe_upper_fs() {
+    case $1 in
+    scratch) echo "a new ext4 for every mount (loop device, direct I/O)" ;;
+    workdir) echo "directories in the work dir's filesystem (--upper-fs workdir)" ;;
+    *) echo "directories in the work dir's filesystem (results from before --upper-fs)" ;;
+    esac
 }
 
 # --report FILE: the tables of an earlier run; mode, rounds and systems from the file.

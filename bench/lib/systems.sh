@@ -9,8 +9,9 @@
 # Extra mount options: $OVERLAY_OPTS (kernel overlayfs), $UNIONFUSE_OPTS
 # (say metacopy=on and metacopy, for the metadata-only copy-up of both).
 #
-# Each system has its run dir $WORKDIR/run/SYS/ with upper/, work/, mnt/ and,
-# for native, scratch/ (a copy of the flat tree for workloads that write).
+# Each system has its run dir $WORKDIR/run/SYS/ with mnt/, mount.log and data/:
+# upper/, work/ and, for native, scratch/ (a copy of the flat tree for workloads
+# that write), on a filesystem made afresh for every mount (scratchfs.sh).
 # shellcheck shell=bash
 
 ALL_SYSTEMS="native overlay fuse-overlayfs unionfs-fuse unionfuse"
@@ -99,29 +100,25 @@ unmount_all() {
         while read -r m; do unmount_dir "$m"; done
 }
 
-reset_upper() {
-    local r
-    r=$(run_dir "$1")
-    rm -rf "$r/upper" "$r/work" "$r/scratch"
-    mkdir -p "$r/upper" "$r/work" "$r/mnt"
-}
 
 # Make TREE available through SYS and print the directory workloads run in.
 # COPY (native only): none = use flat/ as is; link = hard-linked scratch copy
-# (the workload only adds or removes names); full = real copy (it writes data).
+# (the workload only adds or removes names; a real copy on a scratch
+# filesystem, which the tree is not on); full = real copy (it writes data).
 system_up() {
-    local sys=$1 tree=$2 copy=$3 r m t
-    r=$(run_dir "$sys") m=$(mnt_dir "$sys") t=$(tree_dir "$tree")
-    reset_upper "$sys"
-    [ "$sys" = native ] && { native_target "$t" "$r" "$copy"; return; }
+    local sys=$1 tree=$2 copy=$3 r d m t
+    r=$(run_dir "$sys") d=$(data_dir "$sys") m=$(mnt_dir "$sys") t=$(tree_dir "$tree")
+    mkdir -p "$m"
+    fresh_data_dir "$sys" || return 1
+    [ "$sys" = native ] && { native_target "$t" "$d" "$copy"; return; }
     case $sys in
     overlay) (cd "$t/layers" && mount -t overlay overlay \
-        -o "lowerdir=$(relative_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work${OVERLAY_OPTS:+,$OVERLAY_OPTS}" "$m") ;;
+        -o "lowerdir=$(relative_lowerdirs "$tree"),upperdir=$d/upper,workdir=$d/work${OVERLAY_OPTS:+,$OVERLAY_OPTS}" "$m") ;;
     fuse-overlayfs) fuse-overlayfs \
-        -o "lowerdir=$(tree_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work" "$m" ;;
-    unionfs-fuse) unionfs -o cow,allow_other "$(unionfs_branches "$tree" "$r/upper")" "$m" ;;
+        -o "lowerdir=$(tree_lowerdirs "$tree"),upperdir=$d/upper,workdir=$d/work" "$m" ;;
+    unionfs-fuse) unionfs -o cow,allow_other "$(unionfs_branches "$tree" "$d/upper")" "$m" ;;
     unionfuse) "$UNIONFUSE_BIN" \
-        -o "lowerdir=$(tree_lowerdirs "$tree"),upperdir=$r/upper,workdir=$r/work${UNIONFUSE_OPTS:+,$UNIONFUSE_OPTS}" "$m" ;;
+        -o "lowerdir=$(tree_lowerdirs "$tree"),upperdir=$d/upper,workdir=$d/work${UNIONFUSE_OPTS:+,$UNIONFUSE_OPTS}" "$m" ;;
     esac >"$r/mount.log" 2>&1 || { cat "$r/mount.log" >&2; return 1; }
     wait_mounted "$m" || { note "$sys: $m did not appear"; return 1; }
     echo "$m"
@@ -132,11 +129,12 @@ system_down() {
 }
 
 native_target() {
-    local t=$1 r=$2 copy=$3
+    local t=$1 d=$2 copy=$3
+    [ "$copy" = link ] && [ "$UPPER_FS" = scratch ] && copy=full
     case $copy in
     none) echo "$t/flat" ;;
-    link) cp -al "$t/flat" "$r/scratch" && echo "$r/scratch" ;;
-    full) cp -a "$t/flat" "$r/scratch" && echo "$r/scratch" ;;
+    link) cp -al "$t/flat" "$d/scratch" && echo "$d/scratch" ;;
+    full) cp -a "$t/flat" "$d/scratch" && echo "$d/scratch" ;;
     esac
 }
 
