@@ -38,7 +38,8 @@ static int write_all(int fd, const char *buf, size_t len, off_t pos)
 	return 0;
 }
 
-static int copy_range_rw(int src, int dst, off_t pos, off_t end)
+/* Like copy_range: the offset reached, or -errno. */
+static off_t copy_range_rw(int src, int dst, off_t pos, off_t end)
 {
 	char buf[65536];
 	int err;
@@ -56,12 +57,13 @@ static int copy_range_rw(int src, int dst, off_t pos, off_t end)
 			return err;
 		pos += n;
 	}
-	return 0;
+	return pos;
 }
 
 /* Copy [POS, END) with copy_file_range, falling back to read/write where
- * the kernel cannot (different filesystems on older kernels). */
-static int copy_range(int src, int dst, off_t pos, off_t end)
+ * the kernel cannot (different filesystems). Returns the offset reached,
+ * END unless the file was shorter, or -errno. */
+static off_t copy_range(int src, int dst, off_t pos, off_t end)
 {
 	while (pos < end) {
 		loff_t in = pos, out = pos;
@@ -76,18 +78,17 @@ static int copy_range(int src, int dst, off_t pos, off_t end)
 			break;
 		pos += n;
 	}
-	return 0;
+	return pos;
 }
 
 /* Data extents only: holes stay holes (SEEK_DATA/SEEK_HOLE). */
 static int copy_data(int src, int dst, off_t size)
 {
-	off_t pos = 0;
-	int err = 0;
+	off_t pos = 0, reached = 0;
 
 	if (ioctl(dst, FICLONE, src) == 0)
 		return 0;
-	while (!err && pos < size) {
+	while (reached >= 0 && pos < size) {
 		off_t data = lseek(src, pos, SEEK_DATA);
 		off_t hole;
 
@@ -95,18 +96,22 @@ static int copy_data(int src, int dst, off_t size)
 			break;
 		if (data < 0) {
 			/* No SEEK_DATA here: copy everything. */
-			err = copy_range(src, dst, pos, size);
+			reached = copy_range(src, dst, pos, size);
 			break;
 		}
 		hole = lseek(src, data, SEEK_HOLE);
 		if (hole < 0)
 			hole = size;
-		err = copy_range(src, dst, data, hole);
+		reached = copy_range(src, dst, data, hole);
 		pos = hole;
 	}
-	if (!err && ftruncate(dst, size) < 0)
-		err = -errno;
-	return err;
+	if (reached < 0)
+		return (int)reached;
+	/* Only a file ending in a hole is still short: a truncate to the
+	 * same size would cost a journal transaction for nothing. */
+	if (reached < size && ftruncate(dst, size) < 0)
+		return -errno;
+	return 0;
 }
 
 static int copy_xattr(const char *from, const char *to, const char *name)
@@ -250,9 +255,8 @@ static int copy_meta(struct ufs *u, const struct at *src, const struct stat *st,
 				idmap_copy_owner(&u->gids, st->st_gid), st->st_mode);
 	if (err)
 		return err;
-	if (!S_ISLNK(st->st_mode) &&
-	    fchmodat(u->work_fd, tmp, st->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (!S_ISLNK(st->st_mode) && (err = layer_chmod(u->work_fd, tmp, st->st_mode & 07777)))
+		return err;
 	layer_proc_path(src->dirfd, src->name, from);
 	layer_proc_path(u->work_fd, tmp, to);
 	err = copy_xattrs(from, to);

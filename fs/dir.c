@@ -115,10 +115,9 @@ static int set_new_owner(struct ufs *u, int dirfd, const char *name, uid_t uid, 
 		return err;
 	/* The permission bits are the filesystem's (a default ACL may have
 	 * set them): only the set-id bits are added. */
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fchmodat(dirfd, name, (st.st_mode & 0777) | (mode & 07000), AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	return 0;
+	return layer_chmod(dirfd, name, (st.st_mode & 0777) | (mode & 07000));
 }
 
 /* Put TDIR/TMP (in work/) at NAME in the upper directory UDIRFD, in place

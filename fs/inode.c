@@ -95,8 +95,9 @@ static int apply_attrs(struct ufs *u, const struct at *at, const struct stat *at
 			return err;
 	}
 	if (to_set & UFS_SET_MODE) {
-		if (fchmodat(at->dirfd, at->name, attr->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
+		err = layer_chmod(at->dirfd, at->name, attr->st_mode & 07777);
+		if (err)
+			return err;
 		err = owner_set_mode(at->dirfd, at->name, attr->st_mode);
 		if (err)
 			return err;

@@ -230,3 +230,24 @@ void layer_proc_path(int dirfd, const char *name, char *buf)
 	else
 		snprintf(buf, LAYER_PROC_PATH_MAX, "/proc/self/fd/%d/%s", dirfd, name);
 }
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* one number on every architecture (Linux 6.6) */
+#endif
+
+int layer_chmod(int dirfd, const char *name, mode_t mode)
+{
+	static atomic_bool no_fchmodat2;
+
+	/* glibc before 2.39 does fchmodat(AT_SYMLINK_NOFOLLOW) itself, in four
+	 * calls (an O_PATH open, fstat, chmod of its /proc/self/fd link,
+	 * close); the kernel's fchmodat2 does it in one. */
+	if (!atomic_load_explicit(&no_fchmodat2, memory_order_relaxed)) {
+		if (syscall(SYS_fchmodat2, dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -errno;
+		atomic_store_explicit(&no_fchmodat2, true, memory_order_relaxed);
+	}
+	return fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}

@@ -44,4 +44,8 @@ int layer_open_dir(int dirfd, const char *relpath);
 #define LAYER_PROC_PATH_MAX (32 + 256)
 void layer_proc_path(int dirfd, const char *name, char *buf);
 
+/* fchmodat(DIRFD, NAME, MODE, AT_SYMLINK_NOFOLLOW): 0 or -errno
+ * (-EOPNOTSUPP for a symlink). */
+int layer_chmod(int dirfd, const char *name, mode_t mode);
+
 #endif

@@ -111,3 +111,31 @@ Test(layers, walk_does_not_cross_into_another_mount)
 	close(root);
 	umount2(fx_path(fx, "l0/mnt"), MNT_DETACH);
 }
+
+/* layer_chmod changes the entry itself and never what a symlink names: a
+ * symlink in a layer could name any file of the machine. */
+Test(layers, chmod_changes_the_entry_and_refuses_a_symlink)
+{
+	struct fx *fx = fx_new(1);
+	struct stat st;
+	int root;
+
+	put_file(fx, "l0/f", "data");
+	put_file(fx, "l0/target", "data");
+	cr_assert_eq(chmod(fx_path(fx, "l0/target"), 0644), 0);
+	cr_assert_eq(symlink("target", fx_path(fx, "l0/link")), 0);
+	cr_assert_eq(mkdir(fx_path(fx, "l0/d"), 0755), 0);
+	root = layer_root(fx);
+	cr_expect_eq(layer_chmod(root, "f", 04710), 0);
+	cr_assert_eq(stat(fx_path(fx, "l0/f"), &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 04710, "mode %o", st.st_mode & 07777);
+	cr_expect_eq(layer_chmod(root, "d", 02700), 0);
+	cr_assert_eq(stat(fx_path(fx, "l0/d"), &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 02700, "mode %o", st.st_mode & 07777);
+	cr_expect_eq(layer_chmod(root, "link", 0777), -EOPNOTSUPP);
+	cr_assert_eq(stat(fx_path(fx, "l0/target"), &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0644, "the symlink's target changed: %o",
+		     st.st_mode & 07777);
+	cr_expect_eq(layer_chmod(root, "missing", 0644), -ENOENT);
+	close(root);
+}
