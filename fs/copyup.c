@@ -158,6 +158,27 @@ static int copy_xattrs(const char *from, const char *to)
 	return err;
 }
 
+/* The data copied into FD (SIZE bytes) is on the disk before the copy
+ * takes its name, as overlayfs has it: the rename is journaled at once,
+ * while delayed allocation may write the data half a minute later, and
+ * a power loss in between would leave an empty or partial copy hiding
+ * the intact lower file, though the user changed only its mode, say.
+ * -o volatile (overlayfs' option) skips the wait. */
+static int copy_sync(const struct ufs *u, int fd, off_t size)
+{
+	if (u->volatile_upper || size == 0)
+		return 0;
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+/* Whether a copy-up that may release the tree lock should, for its data
+ * copy: a large file takes long to copy, and any file long to sync. */
+static bool copy_unlocked(const struct ufs *u, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) &&
+	       (st->st_size >= COPYUP_UNLOCKED_MIN || (!u->volatile_upper && st->st_size > 0));
+}
+
 /* Make the scratch copy WORK/TMP of SRC (whose stat is ST). */
 static int copy_object(struct ufs *u, const struct at *src, const struct stat *st,
 		       const char *tmp, bool with_data)
@@ -176,6 +197,8 @@ static int copy_object(struct ufs *u, const struct at *src, const struct stat *s
 			err = sfd < 0 ? -errno : copy_data(sfd, tfd, st->st_size);
 			if (sfd >= 0)
 				close(sfd);
+			if (!err)
+				err = copy_sync(u, tfd, st->st_size);
 		}
 		close(tfd);
 		return err;
@@ -397,6 +420,8 @@ static int copy_data_unlocked(struct ufs *u, struct node *node, struct at *src,
 	}
 	pthread_rwlock_unlock(&u->lock);
 	err = copy_data(sfd, tfd, st->st_size);
+	if (!err)
+		err = copy_sync(u, tfd, st->st_size);
 	close(sfd);
 	close(tfd);
 	pthread_rwlock_wrlock(&u->lock);
@@ -456,7 +481,7 @@ static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may
 	meta = meta_only && u->metacopy && S_ISREG(st.st_mode) && st.st_size > 0;
 	if (meta)
 		err = copy_object_meta(u, &src, &st, tmp, &meta);
-	else if (may_unlock && with_data && S_ISREG(st.st_mode) && st.st_size >= COPYUP_UNLOCKED_MIN)
+	else if (may_unlock && with_data && copy_unlocked(u, &st))
 		err = copy_data_unlocked(u, node, &src, &st, tmp);
 	else
 		err = copy_object(u, &src, &st, tmp, with_data);
@@ -531,7 +556,8 @@ static int data_in(struct ufs *u, struct node *node, int ufd, const struct stat 
 	else
 		err = copy_data(dfd, ufd, st->st_size);
 	close(dfd);
-	return err;
+	/* Before the mark goes: till then the data is read below. */
+	return err ? err : copy_sync(u, ufd, st->st_size);
 }
 
 /* NODE's upper copy holds only its metadata: copy its data in, in place

@@ -68,7 +68,8 @@ int copyup(struct ufs *u, struct node *node, bool with_data);
 int copyup_meta(struct ufs *u, struct node *node, bool may_unlock);
 /* The same, for a caller that can have the tree lock released meanwhile
  * (an open for writing, a change of attributes): a file of at least this
- * size has its data copied unlocked, so that the mount keeps serving. The
+ * size has its data copied unlocked, so that the mount keeps serving (any
+ * file with data, unless -o volatile: the sync of its data takes long). The
  * node is checked again after: ENOENT if it was removed meanwhile; copied
  * up by someone else, that copy stands. */
 #define COPYUP_UNLOCKED_MIN (1 << 20)

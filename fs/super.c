@@ -247,6 +247,7 @@ int ufs_new(const struct ufs_config *cfg, struct ufs **out, char **why)
 	u->work_fd = -1;
 	u->whiteout_format = cfg->whiteout_format;
 	u->metacopy = cfg->metacopy;
+	u->volatile_upper = cfg->volatile_upper;
 	u->trace = cfg->trace;
 	atomic_store(&u->overrides, cfg->unprivileged);
 	pthread_mutex_init(&u->trace_lock, NULL);

@@ -35,6 +35,8 @@ struct ufs_config {
 	FILE *trace;              /* optional: where union decisions are told */
 	bool unprivileged;        /* the daemon cannot chown: read owner overrides */
 	bool metacopy;            /* a change of attributes copies no data (metacopy.c) */
+	bool volatile_upper;      /* copy-up does not wait for its data to reach the
+				   * disk (overlayfs' volatile; copyup.c copy_sync) */
 	struct idmap uids, gids;  /* owners stored vs shown (idmap.h); copied */
 	size_t evict_after;       /* entries freeable before a sweep (evict.c);
 				   * 0: UFS_EVICT_MIN */
@@ -76,6 +78,7 @@ struct ufs {
 	char *work_path;          /* realpath of WORK, NULL without an upper */
 	enum wh_format whiteout_format;
 	bool metacopy;            /* copy-up for new attributes copies no data */
+	bool volatile_upper;      /* copy-up does not sync its data (copyup.c) */
 	struct node *root;
 	pthread_rwlock_t lock;    /* the tree: see the lock order above */
 	atomic_uint_fast64_t tmp_counter;

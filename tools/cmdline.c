@@ -15,8 +15,6 @@ static const char *const fuse_passthrough[] = {
 	"allow_other", "allow_root", "default_permissions", "auto_unmount", NULL,
 };
 static const char *const fuse_passthrough_prefix[] = { "fsname=", "subtype=", "max_read=", NULL };
-/* Options of overlayfs and fuse-overlayfs that have no meaning here. */
-static const char *const ignored_quietly[] = { "volatile", NULL };
 /* SELinux labels (containers/storage passes context="..."): FUSE mounts
  * here carry none, as with fuse-overlayfs. */
 static const char *const ignored_quietly_prefix[] = { "context=", "fscontext=", "defcontext=",
@@ -232,6 +230,10 @@ static int apply_option(const char *item, void *arg)
 	}
 	if (strncmp(item, "metacopy", 8) == 0)
 		return parse_metacopy(plan, item);
+	if (strcmp(item, "volatile") == 0) {
+		plan->volatile_upper = true;
+		return 0;
+	}
 	if (strcmp(item, "copyup_on_open") == 0) {
 		plan->copyup_on_open = true;
 		return 0;
@@ -244,7 +246,7 @@ static int apply_option(const char *item, void *arg)
 		plan->read_only = true;
 	if (in_list(item, fuse_passthrough) || has_prefix_in(item, fuse_passthrough_prefix))
 		return append_fuse_opt(plan, item);
-	if (in_list(item, ignored_quietly) || has_prefix_in(item, ignored_quietly_prefix))
+	if (has_prefix_in(item, ignored_quietly_prefix))
 		return 0;
 	fprintf(stderr, "unionfuse: warning: unknown option '%s' ignored\n", item);
 	return 0;

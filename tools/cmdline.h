@@ -17,6 +17,7 @@ struct mount_plan {
 	bool copyup_on_open;    /* OPEN requests kept: see fuse_ops.c op_init */
 	bool full_listings;     /* every listing gives files' attributes (fuse_dirplus.h) */
 	bool metacopy;          /* new attributes copy no data up (fs/metacopy.c) */
+	bool volatile_upper;    /* volatile: copy-up does not sync its data */
 	enum wh_format whiteout_format;
 	double timeout;
 	unsigned long evict_after; /* evict_after=N; 0: the default (fs/evict.c) */

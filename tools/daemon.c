@@ -272,6 +272,7 @@ int daemon_mount(struct mount_plan *plan)
 		.lowers = (const char **)plan->lowers, .nlowers = plan->nlowers,
 		.init = plan->init, .upper = plan->upper, .work = plan->work,
 		.whiteout_format = plan->whiteout_format, .metacopy = plan->metacopy,
+		.volatile_upper = plan->volatile_upper,
 		.evict_after = plan->evict_after,
 	};
 	bool made_upper = false, made_work = false, all_ids;

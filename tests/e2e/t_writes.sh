@@ -531,6 +531,50 @@ test_concurrent_writers_of_big_lower_file_make_one_copy() {
         expect_eq "files left in the work dir" "" "$(find "$upper.work" -type f)"
 }
 
+# After a power loss, a copied-up file must hold its data, not hide the
+# intact lower file behind an empty copy: the copy's data reaches the disk
+# before it takes its name (fs/copyup.c copy_sync), as on overlayfs. On
+# ext4, data not yet written shows as a delalloc extent in filefrag.
+# Each way into copy-up: a chmod and a write (the tree lock released for
+# the copy), an xattr and a hard link (held), a directory rename (a tree),
+# and the data of a file that held only its metadata (-o metacopy). The
+# writes overwrite a byte: a block already on the disk stays so.
+expect_data_on_disk() {        # UPPER-FILE...
+        local f
+        for f in "$@"; do
+                exists "$f" || fail "$f: not in the upper layer"
+                filefrag -v "$f" | grep -Eq 'delalloc|unknown_loc' &&
+                        fail "$f: its data is not on the disk yet: $(filefrag -v "$f" | sed -n 4p)"
+        done
+        return 0
+}
+
+test_copied_up_data_reaches_the_disk_before_the_copy_takes_its_name() {
+        local base upper f
+        base=$(mkd base) upper=$(mkd upper)
+        [ "$(stat -f -c %T "$upper")" = ext2/ext3 ] || skip "the upper layer is not on ext4"
+        command -v filefrag >/dev/null || skip "no filefrag (e2fsprogs)"
+        mkdir -p "$base/d"
+        for f in chmod xattr link d/in-tree meta; do head -c 100000 /dev/urandom > "$base/$f"; done
+        head -c $((2 << 20)) /dev/urandom > "$base/write"
+        sync
+        uf_mount "$T/m" "$upper" "$base"
+        chmod 600 "$T/m/chmod"
+        printf x | dd of="$T/m/write" conv=notrunc status=none
+        setfattr -n user.x -v y "$T/m/xattr"
+        ln "$T/m/link" "$T/m/link2"
+        mv "$T/m/d" "$T/m/moved"
+        expect_data_on_disk "$upper/chmod" "$upper/write" "$upper/xattr" "$upper/link" \
+                "$upper/moved/in-tree"
+        unmount "$T/m"
+        UF_OPTS=metacopy uf_mount "$T/m" "$upper" "$base"
+        chmod 600 "$T/m/meta"
+        printf x | dd of="$T/m/meta" conv=notrunc status=none
+        expect_data_on_disk "$upper/meta"
+        expect_eq "metacopy file's data after the write" "$( (printf x; tail -c +2 "$base/meta") | md5sum)" \
+                "$(md5sum < "$T/m/meta")"
+}
+
 test_killed_daemon_leaves_no_half_copy_and_next_mount_cleans_work() {
         local base upper pid conn
         base=$(mkd base) upper=$(mkd upper)
