@@ -179,29 +179,48 @@ static bool copy_unlocked(const struct ufs *u, const struct stat *st)
 	       (st->st_size >= COPYUP_UNLOCKED_MIN || (!u->volatile_upper && st->st_size > 0));
 }
 
+/* The regular file WORK/TMP, with the data of SRC (stat ST) unless
+ * WITH_DATA is false, synced. UNSYNCED (a tree's batch, below): not
+ * synced, but its writeback started, and the file left open in it. */
+static int copy_regular(struct ufs *u, const struct at *src, const struct stat *st,
+			const char *tmp, bool with_data, int *unsynced)
+{
+	int sfd, tfd = openat(u->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int err = 0;
+
+	if (tfd < 0)
+		return -errno;
+	if (with_data) {
+		sfd = openat(src->dirfd, src->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		err = sfd < 0 ? -errno : copy_data(sfd, tfd, st->st_size);
+		if (sfd >= 0)
+			close(sfd);
+	}
+	if (!err && unsynced) {
+		/* Only a start: what it fails to start, the batch's
+		 * fdatasync does. */
+		if (!u->volatile_upper && st->st_size > 0)
+			(void)sync_file_range(tfd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		*unsynced = tfd;
+		return 0;
+	}
+	if (!err && with_data)
+		err = copy_sync(u, tfd, st->st_size);
+	close(tfd);
+	return err;
+}
+
 /* Make the scratch copy WORK/TMP of SRC (whose stat is ST). */
 static int copy_object(struct ufs *u, const struct at *src, const struct stat *st,
 		       const char *tmp, bool with_data)
 {
-	int sfd, tfd, err = 0;
+	int err = 0;
 	char *target;
 	ssize_t len;
 
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
-		tfd = openat(u->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (tfd < 0)
-			return -errno;
-		if (with_data) {
-			sfd = openat(src->dirfd, src->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			err = sfd < 0 ? -errno : copy_data(sfd, tfd, st->st_size);
-			if (sfd >= 0)
-				close(sfd);
-			if (!err)
-				err = copy_sync(u, tfd, st->st_size);
-		}
-		close(tfd);
-		return err;
+		return copy_regular(u, src, st, tmp, with_data, NULL);
 	case S_IFDIR:
 		return mkdirat(u->work_fd, tmp, 0700) < 0 ? -errno : 0;
 	case S_IFLNK:
@@ -674,8 +693,116 @@ static int copyup_as_link(struct ufs *u, struct node *node, struct node *first)
 	return 0;
 }
 
-/* Copy up a file of the tree, keeping its hard links to names already copied. */
-static int tree_copy_file(struct ufs *u, struct node *node, struct link_seen **seen)
+/* The single-link files of a tree are copied up in batches: each one's
+ * copy made in the work directory with its writeback started, then all
+ * synced, then all put in place. A sync per file would cost a journal
+ * commit each (10,000 files: 6.5 s against 0.9 s unsynced); the batch's
+ * first fdatasync commits the allocations of all, and the others find
+ * theirs committed. */
+#define TREE_BATCH_MAX 64
+
+struct tree_batch {
+	unsigned n;
+	struct staged {
+		struct node *node;
+		struct stat st;      /* of the lower file */
+		int fd;              /* the copy, open */
+		bool origin;         /* it carries its origin */
+		double start;        /* for the trace */
+		char tmp[UFS_TMPNAME_MAX];
+	} files[TREE_BATCH_MAX];
+};
+
+/* NODE's copy, whole but for its sync, into the work directory. */
+static int tree_stage(struct ufs *u, struct node *node, struct staged *s)
+{
+	struct at src;
+	int origin = 0, err;
+
+	s->start = u->trace ? trace_now_ms() : 0;
+	s->fd = -1;
+	err = copyup_source(u, node, &src, &s->st);
+	if (err)
+		return err;
+	ufs_tmpname(u, s->tmp, sizeof(s->tmp));
+	err = copy_regular(u, &src, &s->st, s->tmp, true, &s->fd);
+	if (!err)
+		err = copy_meta(u, &src, &s->st, s->tmp);
+	if (!err && (origin = origin_record(u, node->top, &src, u->work_fd, s->tmp)) < 0)
+		err = origin;
+	at_close(u, &src);
+	if (err) {
+		if (s->fd >= 0)
+			close(s->fd);
+		util_remove_tree(u->work_fd, s->tmp);
+		return err;
+	}
+	s->node = node;
+	s->origin = origin > 0;
+	return 0;
+}
+
+static int tree_batch_sync(struct ufs *u, struct tree_batch *b)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < b->n && !err; i++)
+		err = copy_sync(u, b->files[i].fd, b->files[i].st.st_size);
+	return err;
+}
+
+/* Sync B's copies, put them in place, and empty B. On an error, what
+ * was not yet in place is dropped. */
+static int tree_batch_flush(struct ufs *u, struct tree_batch *b)
+{
+	int err = tree_batch_sync(u, b);
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct staged *s = &b->files[i];
+
+		close(s->fd);
+		if (!err)
+			err = copyup_install(u, s->node, s->tmp, &s->st, s->origin);
+		if (err) {
+			util_remove_tree(u->work_fd, s->tmp);
+			continue;
+		}
+		if (u->trace)
+			trace_copyup(u, s->node, &s->st, true, false, s->start);
+		copyup_done(u, s->node, false);
+	}
+	b->n = 0;
+	return err;
+}
+
+/* NODE, a regular file of a tree not yet in the upper layer, into B
+ * (flushed first if full). */
+static int tree_batch_add(struct ufs *u, struct tree_batch *b, struct node *node)
+{
+	int err;
+
+	if (b->n == TREE_BATCH_MAX && (err = tree_batch_flush(u, b)))
+		return err;
+	err = tree_stage(u, node, &b->files[b->n]);
+	if (!err)
+		b->n++;
+	return err;
+}
+
+/* What a failed tree copy leaves in B: dropped. */
+static void tree_batch_drop(struct ufs *u, struct tree_batch *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		close(b->files[i].fd);
+		util_remove_tree(u->work_fd, b->files[i].tmp);
+	}
+	b->n = 0;
+}
+
+/* Copy up a file of the tree, keeping its hard links to names already
+ * copied; a regular file goes into B. */
+static int tree_copy_file(struct ufs *u, struct node *node, struct link_seen **seen,
+			  struct tree_batch *b)
 {
 	struct ino_key_dev key;
 	struct link_seen *ls;
@@ -691,14 +818,20 @@ static int tree_copy_file(struct ufs *u, struct node *node, struct link_seen **s
 		return err;
 	err = fstatat(at.dirfd, at.name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	at_close(u, &at);
-	if (err || S_ISDIR(st.st_mode) || st.st_nlink < 2)
-		return err ? err : copyup(u, node, true);
-	key = (struct ino_key_dev){ .dev = st.st_dev, .ino = st.st_ino };
-	HASH_FIND(hh, *seen, &key, sizeof(key), ls);
-	if (ls)
-		return copyup_as_link(u, node, ls->first);
-	err = copyup(u, node, true);
 	if (err)
+		return err;
+	key = (struct ino_key_dev){ .dev = st.st_dev, .ino = st.st_ino };
+	ls = NULL;
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+		HASH_FIND(hh, *seen, &key, sizeof(key), ls);
+	if (ls) {
+		/* The first name must be in place to be linked to. */
+		if (ls->first->top != u->upper && (err = tree_batch_flush(u, b)))
+			return err;
+		return copyup_as_link(u, node, ls->first);
+	}
+	err = S_ISREG(st.st_mode) ? tree_batch_add(u, b, node) : copyup(u, node, true);
+	if (err || S_ISDIR(st.st_mode) || st.st_nlink < 2)
 		return err;
 	ls = calloc(1, sizeof(*ls));
 	if (!ls)
@@ -763,7 +896,8 @@ static int dir_restore_times(struct ufs *u, struct node *dir, const struct stat 
  * hold: the copies equal the originals, and the upper directories still
  * merge with the lower ones, so until the caller marks DIR opaque the
  * merged view is what it was. A crash or a full disk here loses nothing. */
-static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
+static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen,
+		     struct tree_batch *b)
 {
 	struct node *child, *tmp;
 	struct stat before;
@@ -778,9 +912,12 @@ static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen)
 			break;
 		if (child->type == 0)
 			continue;
-		err = node_is_dir(child) ? tree_copy(u, child, seen) : tree_copy_file(u, child, seen);
+		err = node_is_dir(child) ? tree_copy(u, child, seen, b)
+					 : tree_copy_file(u, child, seen, b);
 	}
 	/* Moving a tree changes nothing in it that a user could see. */
+	if (!err)
+		err = tree_batch_flush(u, b);
 	if (!err)
 		err = dir_restore_times(u, dir, &before);
 	return err;
@@ -811,9 +948,17 @@ static int tree_drop_all_whiteouts(struct ufs *u, struct node *dir)
 int copyup_tree(struct ufs *u, struct node *dir)
 {
 	struct link_seen *seen = NULL, *ls, *tmp;
+	struct tree_batch *batch = calloc(1, sizeof(*batch));
 	struct stat before;
 	struct at at;
-	int err = tree_copy(u, dir, &seen);
+	int err;
+
+	if (!batch)
+		return -ENOMEM;
+	err = tree_copy(u, dir, &seen, batch);
+	if (err)
+		tree_batch_drop(u, batch);
+	free(batch);
 
 	HASH_ITER(hh, seen, ls, tmp) {
 		HASH_DEL(seen, ls);

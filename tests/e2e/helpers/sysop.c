@@ -10,10 +10,13 @@
  *   posixlock PATH: a child must see our F_WRLCK (EAGAIN and our pid from
  *   F_GETLK) and get the lock once we release it.
  *   copy-range SRC DST: copy_file_range of all of SRC onto the start of DST,
- *   which is opened without truncation */
+ *   which is opened without truncation
+ *   shutdown DIR: the filesystem of DIR stops, as at a power loss: nothing
+ *   more is written, not even its journal (FS_IOC_SHUTDOWN, NOLOGFLUSH) */
 #include "common.h"
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -185,6 +188,26 @@ static int do_posixlock(const char *path)
         return 0;
 }
 
+/* ext4's and xfs' "going down" ioctl (xfs_io's shutdown), and its flag
+ * for a stop without flushing the log. */
+#define SHUTDOWN_IOCTL _IOR('X', 125, unsigned int)
+#define SHUTDOWN_NOLOGFLUSH 2u
+
+static int do_shutdown(const char *dir)
+{
+        unsigned int flags = SHUTDOWN_NOLOGFLUSH;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY);
+        int r, err;
+
+        if (fd < 0)
+                return report(-1);
+        r = ioctl(fd, SHUTDOWN_IOCTL, &flags);
+        err = errno;
+        close(fd);
+        errno = err;
+        return report(r);
+}
+
 int main(int argc, char **argv)
 {
         const char *op = argc > 1 ? argv[1] : "";
@@ -225,6 +248,8 @@ int main(int argc, char **argv)
                 return do_posixlock(argv[2]);
         if (!strcmp(op, "copy-range") && argc == 4)
                 return do_copy_range(argv[2], argv[3]);
+        if (!strcmp(op, "shutdown") && argc == 3)
+                return do_shutdown(argv[2]);
         fprintf(stderr, "sysop: bad arguments (see the comment in sysop.c)\n");
         return 2;
 }
