@@ -556,3 +556,34 @@ Test(rename, moved_directory_keeps_its_mtime)
 	cr_assert_eq(u_stat(fx, "e").st_mtim.tv_sec, 1000000000);
 	cr_assert(!real_exists(fx, "upper/e/x"), "no whiteout left inside the opaque copy");
 }
+
+/* A renamed tree's files are copied in batches (copyup.c, TREE_BATCH_MAX):
+ * more files than a batch holds, in a directory and below it, keep their
+ * data and modes; a hard link whose first name waits in a batch still
+ * becomes a link; nothing stays in the work directory. */
+Test(rename, moved_tree_larger_than_a_batch_keeps_data_modes_and_links)
+{
+	struct fx *fx = fx_new(1);
+	char lower[64], moved[64], data[32];
+	struct stat a, b;
+
+	for (int i = 0; i < 150; i++) {
+		snprintf(lower, sizeof(lower), "l0/d/%s%03d", i % 2 ? "s/" : "", i);
+		snprintf(data, sizeof(data), "file %d", i);
+		put_file(fx, lower, data);
+		cr_assert_eq(chmod(fx_path(fx, lower), i % 3 ? 0644 : 0400), 0);
+	}
+	cr_assert_eq(link(fx_path(fx, "l0/d/000"), fx_path(fx, "l0/d/s/link-to-000")), 0);
+	fx_mount(fx);
+	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	for (int i = 0; i < 150; i++) {
+		snprintf(moved, sizeof(moved), "e/%s%03d", i % 2 ? "s/" : "", i);
+		snprintf(data, sizeof(data), "file %d", i);
+		cr_expect_str_eq(u_read(fx, moved), data, "%s", moved);
+		cr_expect_eq(u_stat(fx, moved).st_mode & 07777, i % 3 ? 0644u : 0400u, "%s", moved);
+	}
+	a = real_stat(fx, "upper/e/000");
+	b = real_stat(fx, "upper/e/s/link-to-000");
+	cr_expect_eq(a.st_ino, b.st_ino, "the upper layer holds one file with two names");
+	cr_expect_str_eq(work_scratch(fx), "");
+}
