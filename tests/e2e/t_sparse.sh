@@ -38,4 +38,26 @@ test_file_over_4gib_reads_and_writes_at_high_offsets() {
         [ "$(stat -c %b "$upper/huge")" -lt $((16 << 11)) ] || fail "upper copy of a 5 GiB sparse file is not sparse"
 }
 
+# Lower and upper layers on two filesystems (an image's layers on one, the
+# upper on a tmpfs): copy_file_range cannot cross them, and copy-up splices
+# each data extent instead (fs/copyup.c copy_range_splice), keeping holes.
+test_copy_up_across_filesystems_keeps_data_and_holes() {
+        local base upper
+        base=$(mkd base) upper=$T/tmpfs/upper
+        mkdir -p "$T/tmpfs"
+        mount -t tmpfs -o size=64m tmpfs "$T/tmpfs" || skip "cannot mount a tmpfs"
+        track_mount "$T/tmpfs"
+        mkdir "$upper"
+        truncate -s 48M "$base/sparse"
+        head -c 300000 /dev/urandom | dd of="$base/sparse" conv=notrunc status=none
+        head -c 5000 /dev/urandom | dd of="$base/sparse" bs=1M seek=40 conv=notrunc status=none
+        head -c $((3 << 20)) /dev/urandom > "$base/dense"
+        uf_mount "$T/m" "$upper" "$base"
+        chmod 600 "$T/m/sparse" "$T/m/dense"
+        expect_ok "sparse file's data" cmp "$base/sparse" "$upper/sparse"
+        expect_ok "dense file's data" cmp "$base/dense" "$upper/dense"
+        [ "$(stat -c %b "$upper/sparse")" -lt $((4 << 11)) ] ||
+                fail "the copy across filesystems is not sparse: $(du -h "$upper/sparse" | cut -f1)"
+}
+
 run_tests
