@@ -343,11 +343,19 @@ static void restore_dir_times(int dirfd, const struct stat *before)
 	utimensat(AT_FDCWD, path, ts, 0);
 }
 
+/* What copy_sync did with SIZE bytes of copied data, for the trace. */
+static const char *trace_synced(const struct ufs *u, off_t size)
+{
+	if (size == 0)
+		return "";
+	return u->volatile_upper ? ", not synced (volatile)" : ", synced to disk";
+}
+
 static void trace_copyup(struct ufs *u, struct node *node, const struct stat *st,
 			 bool with_data, bool meta, double start)
 {
 	char *path = trace_path(node->parent, node->name);
-	char layer[TRACE_LAYER_MAX], what[48];
+	char layer[TRACE_LAYER_MAX], what[80], size[32];
 
 	if (S_ISDIR(st->st_mode))
 		snprintf(what, sizeof(what), "directory, its entries stay below");
@@ -357,8 +365,10 @@ static void trace_copyup(struct ufs *u, struct node *node, const struct stat *st
 		snprintf(what, sizeof(what), "metadata only, the data stays there");
 	else if (!with_data)
 		snprintf(what, sizeof(what), "no data (truncated)");
-	else
-		trace_size(st->st_size, what, sizeof(what));
+	else {
+		trace_size(st->st_size, size, sizeof(size));
+		snprintf(what, sizeof(what), "%s%s", size, trace_synced(u, st->st_size));
+	}
 	trace_line(u, "copy-up %s from %s to upper: %s, %.1f ms", path,
 		   trace_layer(u, node->top, layer), what, trace_now_ms() - start);
 	free(path);
@@ -564,9 +574,10 @@ static void trace_data_copyup(struct ufs *u, struct node *node, int layer, off_t
 			      double start)
 {
 	char *path = trace_path(node->parent, node->name);
-	char from[TRACE_LAYER_MAX], what[48];
+	char from[TRACE_LAYER_MAX], what[80], amount[32];
 
-	trace_size(size, what, sizeof(what));
+	trace_size(size, amount, sizeof(amount));
+	snprintf(what, sizeof(what), "%s%s", amount, trace_synced(u, size));
 	if (layer < 0)
 		trace_line(u, "copy-up data of %s: none, it is truncated to 0, %.1f ms", path,
 			   trace_now_ms() - start);

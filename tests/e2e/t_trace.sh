@@ -33,11 +33,22 @@ test_each_decision_is_traced_once_with_its_layer() {
         mkdir "$T/m/app"
         unmount "$T/m"
         expect_traced_once "lookup from the top layer" '^lookup /etc/hosts -> layer 1 \(lower\)$'
-        expect_traced_once "copy-up of passwd" '^copy-up /etc/passwd from layer 0 \(base\) to upper: 11 B, [0-9.]+ ms$'
+        expect_traced_once "copy-up of passwd" '^copy-up /etc/passwd from layer 0 \(base\) to upper: 11 B, synced to disk, [0-9.]+ ms$'
         expect_traced_once "whiteout for vi" '^unlink /bin/vi: exists in layer 0 \(base\), whiteout written to upper \(char 0/0\)$'
         expect_traced_once "whiteout for app" '^rmdir /app: exists in layer 0 \(base\), whiteout written to upper \(char 0/0\)$'
         expect_traced_once "opaque app" '^mkdir /app over a whiteout: new directory marked opaque$'
         expect_traced_once "copy-up of etc" '^copy-up /etc from layer 1 \(lower\) to upper: directory'
+}
+
+# Whether a copy-up waited for its data to reach the disk (fs/copyup.c
+# copy_sync) shows in its line: with -o volatile it did not.
+test_a_copy_up_says_whether_its_data_was_synced() {
+        make_stack
+        UF_OPTS= uf_mount_trace -o volatile
+        echo "x:x:1:1" >> "$T/m/etc/passwd"
+        unmount "$T/m"
+        expect_traced_once "unsynced copy-up of passwd" \
+                '^copy-up /etc/passwd from layer 0 \(base\) to upper: 11 B, not synced \(volatile\), [0-9.]+ ms$'
 }
 
 # A change refused by chattr's flags says so: EPERM from a union is a puzzle.
@@ -63,11 +74,11 @@ test_no_trace_without_the_option() {
 }
 
 # uf_mount with --trace=$T/trace, through the base-first `mount` form.
-uf_mount_trace() {
+uf_mount_trace() {     # [-o OPTS]
         track_lower "$base" "$top"
         mkdir -p "$T/m"
         track_mount "$T/m"
-        "$UF" mount --trace="$T/trace" "$base" "$top" --upper "$T/up" "$T/m" ||
+        "$UF" mount --trace="$T/trace" "$@" "$base" "$top" --upper "$T/up" "$T/m" ||
                 fail "mount with --trace failed"
 }
 
