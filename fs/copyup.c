@@ -39,63 +39,60 @@ static int write_all(int fd, const char *buf, size_t len, off_t pos)
 	return 0;
 }
 
-/* Like copy_range: the offset reached, or -errno. */
-static off_t copy_range_rw(int src, int dst, off_t pos, off_t end)
+/* The ways to copy data, best first: copy_file_range (a clone or an
+ * in-kernel copy on one filesystem); sendfile, which splices in the kernel
+ * between two filesystems, as overlayfs copies; read and write through the
+ * daemon, where neither can. */
+enum copy_way { COPY_RANGE, COPY_SPLICE, COPY_READ_WRITE };
+
+#define COPY_SPLICE_MAX (1 << 30)
+
+/* Copy up to LEN bytes at POS one WAY: the bytes copied, 0 at the end of
+ * SRC, -1 with errno set. COPY_SPLICE writes at DST's offset, which the
+ * caller keeps at POS. */
+static ssize_t copy_step(enum copy_way way, int src, int dst, off_t pos, size_t len)
 {
+	loff_t in = pos, out = pos;
 	char buf[65536];
+	ssize_t n;
 	int err;
 
-	while (pos < end) {
-		size_t want = (size_t)(end - pos) < sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
-		ssize_t n = pread(src, buf, want, pos);
-
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		err = write_all(dst, buf, (size_t)n, pos);
-		if (err)
-			return err;
-		pos += n;
+	switch (way) {
+	case COPY_RANGE:
+		return copy_file_range(src, &in, dst, &out, len, 0);
+	case COPY_SPLICE:
+		return sendfile(dst, src, &in, len < COPY_SPLICE_MAX ? len : COPY_SPLICE_MAX);
+	default:
+		n = pread(src, buf, len < sizeof(buf) ? len : sizeof(buf), pos);
+		if (n > 0 && (err = write_all(dst, buf, (size_t)n, pos))) {
+			errno = -err;
+			return -1;
+		}
+		return n;
 	}
-	return pos;
 }
 
-/* Like copy_range, between two filesystems: sendfile splices in the
- * kernel, as overlayfs copies, where a read/write loop would copy every
- * byte out to the daemon and back. DST's offset is ours to move. */
-static off_t copy_range_splice(int src, int dst, off_t pos, off_t end)
+/* The kernel cannot copy so here (another filesystem, no support). */
+static bool copy_way_unsupported(int err)
 {
-	if (lseek(dst, pos, SEEK_SET) < 0)
-		return -errno;
-	while (pos < end) {
-		off_t in = pos;
-		size_t want = end - pos < (1 << 30) ? (size_t)(end - pos) : (1 << 30);
-		ssize_t n = sendfile(dst, src, &in, want);
-
-		if (n < 0 && (errno == EINVAL || errno == ENOSYS))
-			return copy_range_rw(src, dst, pos, end);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		pos += n;
-	}
-	return pos;
+	return err == EXDEV || err == ENOSYS || err == EINVAL || err == EOPNOTSUPP;
 }
 
-/* Copy [POS, END) with copy_file_range, falling back to splicing where
- * the kernel cannot (different filesystems). Returns the offset reached,
- * END unless the file was shorter, or -errno. */
+/* Copy [POS, END) the best way the kernel takes. Returns the offset
+ * reached, END unless the file was shorter, or -errno. */
 static off_t copy_range(int src, int dst, off_t pos, off_t end)
 {
-	while (pos < end) {
-		loff_t in = pos, out = pos;
-		ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(end - pos), 0);
+	enum copy_way way = COPY_RANGE;
 
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-			      errno == EOPNOTSUPP))
-			return copy_range_splice(src, dst, pos, end);
+	while (pos < end) {
+		ssize_t n = copy_step(way, src, dst, pos, (size_t)(end - pos));
+
+		if (n < 0 && way != COPY_READ_WRITE && copy_way_unsupported(errno)) {
+			way++;
+			if (way == COPY_SPLICE && lseek(dst, pos, SEEK_SET) < 0)
+				return -errno;
+			continue;
+		}
 		if (n < 0)
 			return -errno;
 		if (n == 0)
