@@ -511,6 +511,42 @@ static int copy_object_meta(struct ufs *u, const struct at *src, const struct st
 	return copy_object(u, src, st, tmp, true);
 }
 
+/* A copy of NODE made in the work directory, not yet in its place. */
+struct staged_copy {
+	struct node *node;
+	struct stat st;      /* of the entry copied */
+	char tmp[UFS_TMPNAME_MAX];
+	bool origin;         /* it carries its origin */
+	int fd;              /* a tree's batch only: the copy, open, unsynced */
+	double start;        /* for the trace */
+};
+
+/* The metadata of SRC on S's copy, then its origin. */
+static int copy_meta_origin(struct ufs *u, const struct at *src, struct staged_copy *s)
+{
+	int err = copy_meta(u, src, &s->st, s->tmp);
+
+	if (!err)
+		err = origin_record(u, s->node->top, src, u->work_fd, s->tmp);
+	s->origin = err > 0;
+	return err < 0 ? err : 0;
+}
+
+/* Put S's copy in its place and make its node an upper one; the copy is
+ * dropped if it cannot go there. WITH_DATA, META: as copied, for the trace. */
+static int staged_install(struct ufs *u, struct staged_copy *s, bool with_data, bool meta)
+{
+	int err = copyup_install(u, s->node, s->tmp, &s->st, s->origin);
+
+	if (err) {
+		util_remove_tree(u->work_fd, s->tmp);
+		return err;
+	}
+	if (u->trace)
+		trace_copyup(u, s->node, &s->st, with_data, meta, s->start);
+	return copyup_done(u, s->node, meta);
+}
+
 /* Copy NODE to the upper layer; MAY_UNLOCK: a large regular file's data
  * with the tree lock released (copy_data_unlocked); META_ONLY: for a
  * change of attributes, which with -o metacopy copies no data. 1: someone
@@ -518,37 +554,30 @@ static int copy_object_meta(struct ufs *u, const struct at *src, const struct st
 static int copyup_one(struct ufs *u, struct node *node, bool with_data, bool may_unlock,
 		      bool meta_only)
 {
-	double start = u->trace ? trace_now_ms() : 0;
-	char tmp[UFS_TMPNAME_MAX];
-	struct stat st;
+	struct staged_copy s = { .node = node, .fd = -1,
+				 .start = u->trace ? trace_now_ms() : 0 };
 	struct at src;
 	bool meta;
-	int origin = 0, err = copyup_source(u, node, &src, &st);
+	int err = copyup_source(u, node, &src, &s.st);
 
 	if (err)
 		return err;
-	ufs_tmpname(u, tmp, sizeof(tmp));
-	meta = meta_only && u->metacopy && S_ISREG(st.st_mode) && st.st_size > 0;
+	ufs_tmpname(u, s.tmp, sizeof(s.tmp));
+	meta = meta_only && u->metacopy && S_ISREG(s.st.st_mode) && s.st.st_size > 0;
 	if (meta)
-		err = copy_object_meta(u, &src, &st, tmp, &meta);
-	else if (may_unlock && with_data && copy_unlocked(u, &st))
-		err = copy_data_unlocked(u, node, &src, &st, tmp);
+		err = copy_object_meta(u, &src, &s.st, s.tmp, &meta);
+	else if (may_unlock && with_data && copy_unlocked(u, &s.st))
+		err = copy_data_unlocked(u, node, &src, &s.st, s.tmp);
 	else
-		err = copy_object(u, &src, &st, tmp, with_data);
+		err = copy_object(u, &src, &s.st, s.tmp, with_data);
 	if (!err)
-		err = copy_meta(u, &src, &st, tmp);
-	if (!err && (origin = origin_record(u, node->top, &src, u->work_fd, tmp)) < 0)
-		err = origin;
-	if (!err)
-		err = copyup_install(u, node, tmp, &st, origin > 0);
-	if (err)
-		util_remove_tree(u->work_fd, tmp);
-	else if (u->trace)
-		trace_copyup(u, node, &st, with_data, meta, start);
+		err = copy_meta_origin(u, &src, &s);
 	at_close(u, &src);
-	if (!err)
-		err = copyup_done(u, node, meta);
-	return err;
+	if (err) {
+		util_remove_tree(u->work_fd, s.tmp);
+		return err;
+	}
+	return staged_install(u, &s, with_data, meta);
 }
 
 /* Restore what writing the data into FD, an upper file of stat ST, may
@@ -735,43 +764,31 @@ static int copyup_as_link(struct ufs *u, struct node *node, struct node *first)
 
 struct tree_batch {
 	unsigned n;
-	struct staged {
-		struct node *node;
-		struct stat st;      /* of the lower file */
-		int fd;              /* the copy, open */
-		bool origin;         /* it carries its origin */
-		double start;        /* for the trace */
-		char tmp[UFS_TMPNAME_MAX];
-	} files[TREE_BATCH_MAX];
+	struct staged_copy files[TREE_BATCH_MAX];
 };
 
 /* NODE's copy, whole but for its sync, into the work directory. */
-static int tree_stage(struct ufs *u, struct node *node, struct staged *s)
+static int tree_stage(struct ufs *u, struct node *node, struct staged_copy *s)
 {
 	struct at src;
-	int origin = 0, err;
+	int err;
 
-	s->start = u->trace ? trace_now_ms() : 0;
-	s->fd = -1;
+	*s = (struct staged_copy){ .node = node, .fd = -1,
+				   .start = u->trace ? trace_now_ms() : 0 };
 	err = copyup_source(u, node, &src, &s->st);
 	if (err)
 		return err;
 	ufs_tmpname(u, s->tmp, sizeof(s->tmp));
 	err = copy_regular(u, &src, &s->st, s->tmp, true, &s->fd);
 	if (!err)
-		err = copy_meta(u, &src, &s->st, s->tmp);
-	if (!err && (origin = origin_record(u, node->top, &src, u->work_fd, s->tmp)) < 0)
-		err = origin;
+		err = copy_meta_origin(u, &src, s);
 	at_close(u, &src);
 	if (err) {
 		if (s->fd >= 0)
 			close(s->fd);
 		util_remove_tree(u->work_fd, s->tmp);
-		return err;
 	}
-	s->node = node;
-	s->origin = origin > 0;
-	return 0;
+	return err;
 }
 
 static int tree_batch_sync(struct ufs *u, struct tree_batch *b)
@@ -790,18 +807,13 @@ static int tree_batch_flush(struct ufs *u, struct tree_batch *b)
 	int err = tree_batch_sync(u, b);
 
 	for (unsigned i = 0; i < b->n; i++) {
-		struct staged *s = &b->files[i];
+		struct staged_copy *s = &b->files[i];
 
 		close(s->fd);
-		if (!err)
-			err = copyup_install(u, s->node, s->tmp, &s->st, s->origin);
-		if (err) {
+		if (err)
 			util_remove_tree(u->work_fd, s->tmp);
-			continue;
-		}
-		if (u->trace)
-			trace_copyup(u, s->node, &s->st, true, false, s->start);
-		copyup_done(u, s->node, false);
+		else
+			err = staged_install(u, s, true, false);
 	}
 	b->n = 0;
 	return err;
