@@ -105,6 +105,17 @@ static char *xattr_string(const struct xattr_src *src, const struct xattr_names 
 	return NULL;
 }
 
+/* The value of NAME if it is one character long, else 0. */
+static char xattr_char(const struct xattr_src *src, const struct xattr_names *xn,
+		       const char *name)
+{
+	char value[2];
+
+	return xattr_may_have(xn, name) && xattr_src_get(src, name, value, sizeof(value)) == 1
+		       ? value[0]
+		       : 0;
+}
+
 void whiteout_dir_xattrs(int dirfd, struct wh_dirinfo *out)
 {
 	struct xattr_src src;
@@ -117,23 +128,13 @@ void whiteout_dir_xattrs(int dirfd, struct wh_dirinfo *out)
 	xattr_src_of_dir(&src, dirfd);
 	xattr_names_read(&src, &xn);
 	out->redirect = xattr_string(&src, &xn, redirect_xattrs, 2);
-	for (i = 0; i < sizeof(impure_xattrs) / sizeof(impure_xattrs[0]); i++) {
-		char value[2];
-
-		if (xattr_may_have(&xn, impure_xattrs[i]) &&
-		    xattr_src_get(&src, impure_xattrs[i], value, sizeof(value)) == 1 &&
-		    value[0] == 'y')
-			out->impure = true;
-	}
+	/* trusted.overlay.* and user.overlay.*, in the same order. */
 	for (i = 0; i < sizeof(opaque_xattrs) / sizeof(opaque_xattrs[0]); i++) {
-		char value[2];
-		ssize_t len = xattr_may_have(&xn, opaque_xattrs[i]) ?
-			      xattr_src_get(&src, opaque_xattrs[i], value, sizeof(value)) : -1;
+		char opaque = xattr_char(&src, &xn, opaque_xattrs[i]);
 
-		if (len == 1 && value[0] == 'y')
-			out->opaque = true;
-		else if (len == 1 && value[0] == 'x')
-			out->xwhiteouts = true;
+		out->opaque |= opaque == 'y';
+		out->xwhiteouts |= opaque == 'x';
+		out->impure |= xattr_char(&src, &xn, impure_xattrs[i]) == 'y';
 	}
 }
 
