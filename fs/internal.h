@@ -123,11 +123,11 @@ int node_leave_negative(struct node *dir, const char *name, int upper, int wh,
 int node_handle_fd(struct node *node, int layer);
 /* file.c: move NODE's handles on a lower copy to its new upper copy. */
 void ufs_handles_follow_copyup(struct ufs *u, struct node *node);
-/* file.c: open NODE's file where it is now, FLAGS as open(2) has them, for
- * a caller holding the tree lock; no copy-up. */
 /* file.c: ufs_open without the check of chattr's flags, for a caller that
  * made it for what it will do (nodefile.c). */
 int node_open(struct ufs *u, struct node *node, int flags, struct handle **out);
+/* file.c: open NODE's file where it is now, FLAGS as open(2) has them, for
+ * a caller holding the tree lock; no copy-up. */
 int node_open_locked(struct ufs *u, struct node *node, int flags, struct handle **out);
 /* file.c: open again the file H has open (through /proc: it may have no
  * name left), with FLAGS. */
