@@ -19,8 +19,9 @@
  * and so does a copy given a second name (a hard link in the upper layer),
  * so that both names show one number. A file hard-linked below takes none
  * (as overlayfs without an index): its copy is a file of its own, and the
- * names left below share the lower number. Directories need no origin to be read: a merged
- * directory shows the number of the directory of the first layer below. */
+ * names left below share the lower number. Directories need no origin to
+ * be read: a merged directory shows the number of the directory of the
+ * first layer below. */
 #include "origin.h"
 
 #include "internal.h"
