@@ -3,10 +3,12 @@
 #include "fuse_ops.h"
 #include "fuse_dirplus.h"
 #include "fuse_killpriv.h"
+#include "fuse_requests.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/fuse.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -27,6 +29,12 @@ static struct node *node_of(fuse_req_t req, fuse_ino_t ino)
 	if (ino == FUSE_ROOT_ID)
 		return ufs_of(req)->root;
 	return (struct node *)(uintptr_t)ino;
+}
+
+/* Before the reply: a census read after it has the request in it. */
+static void count_request(fuse_req_t req, unsigned opcode)
+{
+	requests_count(&uf(req)->requests, opcode);
 }
 
 static struct handle *handle_of(struct fuse_file_info *fi)
@@ -97,6 +105,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct ufuse *f = userdata;
 
+	requests_count(&f->requests, FUSE_INIT);
 	/* No OPEN and RELEASE requests: the first OPEN gets ENOSYS, and the
 	 * kernel opens and closes files on its own from then on, sparing a
 	 * round trip per open (the union checks nothing there: the kernel
@@ -155,6 +164,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st;
 	int err = ufs_lookup(ufs_of(req), node_of(req, parent), name, &node, &st);
 
+	count_request(req, FUSE_LOOKUP);
 	if (err == -ENOENT) {
 		/* A negative entry the kernel may cache as long as a positive one. */
 		struct fuse_entry_param e = { .ino = 0, .entry_timeout = uf(req)->timeout };
@@ -171,6 +181,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	count_request(req, FUSE_FORGET);
 	if (ino != FUSE_ROOT_ID)
 		ufs_forget(ufs_of(req), node_of(req, ino), nlookup);
 	fuse_reply_none(req);
@@ -180,6 +191,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 {
 	size_t i;
 
+	count_request(req, FUSE_BATCH_FORGET);
 	for (i = 0; i < count; i++)
 		if (forgets[i].ino != FUSE_ROOT_ID)
 			ufs_forget(ufs_of(req), node_of(req, forgets[i].ino), forgets[i].nlookup);
@@ -191,6 +203,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	int err = ufs_getattr(ufs_of(req), node_of(req, ino), &st);
 
+	count_request(req, FUSE_GETATTR);
 	(void)fi;
 	if (err)
 		fuse_reply_err(req, -err);
@@ -223,6 +236,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	struct stat st;
 	int err;
 
+	count_request(req, FUSE_SETATTR);
 	err = ufs_setattr(ufs_of(req), node_of(req, ino), attr, setattr_flags(valid), fd, &st);
 	if (!err && (valid & FUSE_SET_ATTR_SIZE) && (st.st_mode & (S_ISUID | S_ISGID))) {
 		killpriv_drop_setid(req, node_of(req, ino));
@@ -239,6 +253,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char *target;
 	int err = ufs_readlink(ufs_of(req), node_of(req, ino), &target);
 
+	count_request(req, FUSE_READLINK);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -254,6 +269,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct stat st;
 	int err = ufs_mknod(ufs_of(req), node_of(req, parent), name, mode, rdev, &cred, &node, &st);
 
+	count_request(req, FUSE_MKNOD);
 	reply_entry(req, err, node, &st);
 }
 
@@ -264,6 +280,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct stat st;
 	int err = ufs_mkdir(ufs_of(req), node_of(req, parent), name, mode, &cred, &node, &st);
 
+	count_request(req, FUSE_MKDIR);
 	reply_entry(req, err, node, &st);
 }
 
@@ -274,6 +291,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 	struct stat st;
 	int err = ufs_symlink(ufs_of(req), node_of(req, parent), name, target, &cred, &node, &st);
 
+	count_request(req, FUSE_SYMLINK);
 	reply_entry(req, err, node, &st);
 }
 
@@ -283,16 +301,19 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	struct stat st;
 	int err = ufs_link(ufs_of(req), node_of(req, ino), node_of(req, parent), name, &node, &st);
 
+	count_request(req, FUSE_LINK);
 	reply_entry(req, err, node, &st);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_request(req, FUSE_UNLINK);
 	fuse_reply_err(req, -ufs_unlink(ufs_of(req), node_of(req, parent), name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_request(req, FUSE_RMDIR);
 	fuse_reply_err(req, -ufs_rmdir(ufs_of(req), node_of(req, parent), name));
 }
 
@@ -302,6 +323,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int err = ufs_rename(ufs_of(req), node_of(req, parent), name,
 			     node_of(req, newparent), newname, flags);
 
+	count_request(req, flags ? FUSE_RENAME2 : FUSE_RENAME);
 	fuse_reply_err(req, -err);
 }
 
@@ -310,6 +332,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h;
 	int err;
 
+	count_request(req, FUSE_OPEN);
 	if (uf(req)->no_open) {
 		fuse_reply_err(req, ENOSYS);
 		return;
@@ -338,6 +361,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct stat st;
 	int err;
 
+	count_request(req, FUSE_CREATE);
 	err = ufs_create(ufs_of(req), node_of(req, parent), name, mode, fi->flags, &cred,
 			 &node, &st, &h);
 	if (err) {
@@ -396,6 +420,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct handle *h;
 	int fd, err = file_of(req, ino, fi, UFS_READ, &h);
 
+	count_request(req, FUSE_READ);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -438,6 +463,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	bool append = fi->flags & O_APPEND;
 	int err = file_to_change(req, ino, fi, append ? UFS_APPEND : UFS_WRITE, append, &h);
 
+	count_request(req, FUSE_WRITE);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -457,6 +483,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request(req, FUSE_RELEASE);
 	(void)ino;
 	if (fi->fh)
 		ufs_release(ufs_of(req), handle_of(fi));
@@ -468,6 +495,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct handle *h;
 	int err = file_of(req, ino, fi, UFS_READ, &h);
 
+	count_request(req, FUSE_FSYNC);
 	if (!err) {
 		if ((datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0)
 			err = -errno;
@@ -481,6 +509,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dir_snapshot *snap;
 	int err;
 
+	count_request(req, FUSE_OPENDIR);
 	if (uf(req)->no_opendir) {
 		fuse_reply_err(req, ENOSYS);
 		return;
@@ -620,17 +649,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
+	count_request(req, FUSE_READDIR);
 	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
+	count_request(req, FUSE_READDIRPLUS);
 	do_readdir(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_request(req, FUSE_RELEASEDIR);
 	(void)ino;
 	/* fh 0 (no OPENDIR): nothing was opened. */
 	ufs_releasedir((struct dir_snapshot *)(uintptr_t)fi->fh);
@@ -639,6 +671,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	count_request(req, FUSE_FSYNCDIR);
 	(void)fi;
 	fuse_reply_err(req, -ufs_fsyncdir(ufs_of(req), node_of(req, ino), datasync));
 }
@@ -648,6 +681,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs st;
 	int err = ufs_statfs(ufs_of(req), &st);
 
+	count_request(req, FUSE_STATFS);
 	(void)ino;
 	if (err)
 		fuse_reply_err(req, -err);
@@ -658,6 +692,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
+	count_request(req, FUSE_SETXATTR);
 	fuse_reply_err(req, -ufs_setxattr(ufs_of(req), node_of(req, ino), name, value, size, flags));
 }
 
@@ -671,11 +706,30 @@ static void reply_xattr(fuse_req_t req, ssize_t len, const char *buf, size_t siz
 		fuse_reply_buf(req, buf, (size_t)len);
 }
 
+/* The census itself (fuse_requests.h), on the mount root: not counted, so
+ * that reading it twice reads the same. */
+static void reply_requests(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *value = NULL;
+	ssize_t len = ino == FUSE_ROOT_ID ? requests_format(&uf(req)->requests, &value) : -ENODATA;
+
+	if (size && len > (ssize_t)size)
+		len = -ERANGE;
+	reply_xattr(req, len, value, size);
+	free(value);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	char *buf = size ? malloc(size) : NULL;
+	char *buf;
 	ssize_t len;
 
+	if (strcmp(name, REQUESTS_XATTR) == 0) {
+		reply_requests(req, ino, size);
+		return;
+	}
+	count_request(req, FUSE_GETXATTR);
+	buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -690,6 +744,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char *buf = size ? malloc(size) : NULL;
 	ssize_t len;
 
+	count_request(req, FUSE_LISTXATTR);
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -702,6 +757,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	count_request(req, FUSE_REMOVEXATTR);
 	fuse_reply_err(req, -ufs_removexattr(ufs_of(req), node_of(req, ino), name));
 }
 
@@ -710,6 +766,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct stat st;
 	int err = ufs_getattr(ufs_of(req), node_of(req, ino), &st);
 
+	count_request(req, FUSE_ACCESS);
 	/* Permission bits were checked by the kernel (default_permissions). */
 	if (!err && (mask & W_OK) && ufs_read_only(ufs_of(req)))
 		err = -EROFS;
@@ -723,6 +780,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	/* As the kernel: an append-only file may take a plain allocation. */
 	int err = file_to_change(req, ino, fi, UFS_WRITE, !(mode & ~FALLOC_FL_KEEP_SIZE), &h);
 
+	count_request(req, FUSE_FALLOCATE);
 	if (!err) {
 		if (may_have_setid(fi, h))
 			killpriv_drop_setid(req, h->node);
@@ -777,6 +835,7 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 	bool get;
 	int err;
 
+	count_request(req, FUSE_IOCTL);
 	(void)arg;
 	(void)fi;
 	if ((flags & FUSE_IOCTL_COMPAT) || !fileattr_cmd(cmd, &get, &size)) {
@@ -804,6 +863,7 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	off_t res;
 	int err = file_of(req, ino, fi, UFS_READ, &h);
 
+	count_request(req, FUSE_LSEEK);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -826,6 +886,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	ssize_t n = -1;
 	int err = file_of(req, ino_in, fi_in, UFS_READ, &hin);
 
+	count_request(req, FUSE_COPY_FILE_RANGE);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;

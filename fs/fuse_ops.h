@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fuse_dirplus.h"
+#include "fuse_requests.h"
 #include "ufs.h"
 
 struct ufuse {
@@ -20,6 +21,7 @@ struct ufuse {
 	bool no_open;      /* the kernel opens files without asking (op_init) */
 	bool no_opendir;   /* and directories (op_init) */
 	struct dirplus dirplus; /* which listings give files' attributes */
+	struct fuse_requests requests; /* what the kernel asked since the mount */
 
 	/* The INIT exchange, seen through fuse_killpriv.c's pass-through. */
 	atomic_bool init_seen;     /* the INIT request was read */

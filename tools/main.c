@@ -6,6 +6,7 @@
 #include "explain_cmd.h"
 #include "import.h"
 #include "layers_cmd.h"
+#include "requests_cmd.h"
 #include "run.h"
 
 #include <stdio.h>
@@ -24,6 +25,7 @@ static const char usage[] =
 "  unionfuse run [--upper DIR] [--hostname NAME] [-o OPT,...] LAYER... -- COMMAND [ARG...]\n"
 "  unionfuse layers MOUNTPOINT [--json]\n"
 "  unionfuse explain PATH [--json]\n"
+"  unionfuse requests MOUNTPOINT [--json] [-- COMMAND [ARG...]]\n"
 "  unionfuse import [--whiteout=aufs|overlay] IMAGE[:TAG] DESTDIR\n"
 "  unionfuse commit UPPERDIR -o LAYER.tar[.gz] [--image OCIDIR[:BASETAG] --tag TAG]\n"
 "  unionfuse --help | --version\n"
@@ -119,6 +121,12 @@ static const char usage[] =
 "format, an opaque marker, a redirect), which layer wins and why, whether it\n"
 "was copied up, and the daemon's own answer (its cache included).\n"
 "\n"
+"requests: how many requests of each kind (LOOKUP, GETATTR, READ...) the kernel\n"
+"has sent the daemon since the mount; with -- COMMAND, those sent while COMMAND\n"
+"ran, told on stderr after it as time(1) does, exiting with COMMAND's status.\n"
+"What the kernel answers from its caches never reaches the daemon: a second\n"
+"read of a file usually costs none. Other processes' requests meanwhile count.\n"
+"\n"
 "Examples:\n"
 "  unionfuse mount base/ app/ --upper rw/ /mnt/root\n"
 "  unionfuse -o lowerdir=app:base,upperdir=rw,workdir=work /mnt/root\n"
@@ -158,6 +166,8 @@ int main(int argc, char **argv)
 		return layers_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "explain") == 0)
 		return explain_main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "requests") == 0)
+		return requests_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "import") == 0)
 		return import_main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "commit") == 0)
