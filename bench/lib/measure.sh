@@ -8,7 +8,9 @@
 #   warm   the same mount again, second run (workloads that can run twice)
 # Every run starts after a sync, so that no earlier writeback falls into it.
 # One line per run goes to $RESULTS (tab-separated):
-#   round workload state system seconds daemon_cpu_seconds daemon_hwm_kb status
+#   round workload state system seconds daemon_cpu_seconds daemon_hwm_kb status requests
+# requests: for unionfuse, what the kernel asked its daemon during the run
+# (`unionfuse requests`), "TOTAL:KIND=N,KIND=N,..."; "-" for the others.
 # shellcheck shell=bash
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -46,7 +48,7 @@ measure_states() {
             [ -n "$target" ] || { target=$(mount_for "$sys") && one_run "$sys" "$target" prime >/dev/null; }
         else
             system_down "$sys"
-            target=$(mount_for "$sys") || { record "$round" "$wl" "$state" "$sys" - 0 0 MOUNTFAIL; target=; continue; }
+            target=$(mount_for "$sys") || { record "$round" "$wl" "$state" "$sys" - 0 0 MOUNTFAIL -; target=; continue; }
             [ "$state" = cold ] && drop_caches
         fi
         log "  $wl $state $sys"
@@ -68,12 +70,14 @@ prime_run() {
     system_down "$1"
 }
 
-# Prints "seconds cpu_seconds hwm_kb status" of one run of $WL_CMD in TARGET.
+# Prints "seconds cpu_seconds hwm_kb status requests" of one run of $WL_CMD
+# in TARGET.
 one_run() {
-    local sys=$1 target=$2 state=$3 pid c0 c1 rc tfile secs hwm=0
-    [ -n "$target" ] && [ -d "$target" ] || { echo "- 0 0 MOUNTFAIL"; return; }
+    local sys=$1 target=$2 state=$3 pid c0 c1 rc tfile secs hwm=0 census0 census1
+    [ -n "$target" ] && [ -d "$target" ] || { echo "- 0 0 MOUNTFAIL -"; return; }
     sync    # no writeback of an earlier run inside this one
     pid=$(sys_daemon "$sys")
+    census0=$(census_of "$sys" "$target")
     c0=$(daemon_cpu_ticks "$pid")
     tfile=$WORKDIR/logs/time
     rm -f "$tfile"
@@ -87,10 +91,36 @@ one_run() {
         exit $rc' _ "$target" "$tfile" $WL_CMD >"$WORKDIR/logs/last.out" 2>"$WORKDIR/logs/last.err"
     rc=$?
     c1=$(daemon_cpu_ticks "$pid")
+    census1=$(census_of "$sys" "$target")
     secs=-
     [ -s "$tfile" ] && secs=$(elapsed $(cat "$tfile"))
     [ -n "$pid" ] && hwm=$(daemon_hwm_kb "$pid")
-    echo "$secs $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }') ${hwm:-0} $(run_status "$rc")"
+    echo "$secs $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }') ${hwm:-0}" \
+        "$(run_status "$rc") $([ "$sys" = unionfuse ] && census_delta "$census0" "$census1" || echo -)"
+}
+
+# The census of the daemon of SYS mounted on TARGET, "KIND COUNT" a line:
+# unionfuse only (fs/fuse_requests.h), outside the timed part of a run.
+census_of() {   # SYS TARGET
+    [ "$1" = unionfuse ] || return 0
+    "$UNIONFUSE_BIN" requests "$2" 2>/dev/null | awk 'NR > 1 { print $1, $2 }'
+}
+
+# AFTER minus BEFORE (two census_of outputs): "TOTAL:KIND=N,KIND=N,...";
+# "-" without a census (a unionfuse from before `unionfuse requests`).
+census_delta() {        # BEFORE AFTER
+    [ -n "$2" ] || { echo -; return; }
+    BEFORE=$1 AFTER=$2 awk 'BEGIN {
+        n = split(ENVIRON["BEFORE"], line, "\n")
+        for (i = 1; i <= n; i++) { split(line[i], f, " "); was[f[1]] = f[2] }
+        n = split(ENVIRON["AFTER"], line, "\n")
+        for (i = 1; i <= n; i++) {
+            split(line[i], f, " ")
+            d = f[2] - was[f[1]]
+            if (f[1] != "" && d > 0) { total += d; kinds = kinds (kinds == "" ? "" : ",") f[1] "=" d }
+        }
+        print total + 0 ":" kinds
+    }'
 }
 
 sys_daemon() {

@@ -17,6 +17,12 @@ print_report() {
     echo
     echo "FUSE daemons: CPU time during the run (utime+stime, median) / peak RSS (VmHWM, largest)."
     report_awk daemons "$results"
+    if [[ " $SYSTEMS " == *" unionfuse "* ]]; then
+        echo
+        echo "unionfuse: requests its daemon answered during the run (unionfuse requests): median total over"
+        echo "rounds, and the five most frequent kinds in the round of that median."
+        report_requests "$results"
+    fi
     echo
     echo "! = failed in some round (median of the others); FAIL/TIMEOUT/MOUNTFAIL = failed in every round."
     [ -s "$WORKDIR/logs/layers-modified" ] && { echo; echo "LOWER LAYERS MODIFIED:"; cat "$WORKDIR/logs/layers-modified"; }
@@ -82,6 +88,45 @@ report_awk() {
         if (ratios != "") cellv = cellv sprintf(" (x%.2f)", median(ratios))
         return cellv mark
     }' "$2"
+}
+
+# The requests column of unionfuse's runs (measure.sh): "TOTAL:KIND=N,...".
+report_requests() {
+    awk -F'\t' '
+    $4 == "unionfuse" && $8 == "ok" && $9 ~ /^[0-9]+:/ {
+        row = $2 SUBSEP $3
+        if (!(row in n)) rows[++nrows] = row
+        split($9, tk, ":")
+        i = ++n[row]; total[row, i] = tk[1] + 0; kinds[row, i] = tk[2]
+    }
+    function top(list,   k, nk, i, j, name, cnt, tmpn, tmpc, out, kv) {
+        nk = split(list, k, ",")
+        for (i = 1; i <= nk; i++) { split(k[i], kv, "="); name[i] = kv[1]; cnt[i] = kv[2] + 0 }
+        for (i = 2; i <= nk; i++)
+            for (j = i; j > 1 && cnt[j] > cnt[j - 1]; j--) {
+                tmpn = name[j]; name[j] = name[j - 1]; name[j - 1] = tmpn
+                tmpc = cnt[j]; cnt[j] = cnt[j - 1]; cnt[j - 1] = tmpc
+            }
+        out = ""
+        for (i = 1; i <= nk && i <= 5; i++) out = out (i > 1 ? ", " : "") name[i] " " cnt[i]
+        return out
+    }
+    END {
+        if (nrows == 0) { print "  (no census: a unionfuse from before `unionfuse requests`)"; exit }
+        printf "%-14s %-6s %9s  %s\n", "workload", "state", "requests", "kinds"
+        for (r = 1; r <= nrows; r++) {
+            row = rows[r]; m = n[row]
+            # The run whose total is the median: sort the round indexes by total.
+            for (i = 1; i <= m; i++) idx[i] = i
+            for (i = 2; i <= m; i++)
+                for (j = i; j > 1 && total[row, idx[j]] < total[row, idx[j - 1]]; j--) {
+                    t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t
+                }
+            mid = idx[int((m + 1) / 2)]
+            split(row, rk, SUBSEP)
+            printf "%-14s %-6s %9d  %s\n", rk[1], rk[2], total[row, mid], top(kinds[row, mid])
+        }
+    }' "$1"
 }
 
 describe_upper_fs() {
