@@ -395,26 +395,32 @@ static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
 		goto out;
 	}
 	restore_dir_times(dst.dirfd, &parent_st);
+	node->vino_below = true;
+	if (fstatat(dst.dirfd, dst.name, &copied, AT_SYMLINK_NOFOLLOW) < 0)
+		goto out;       /* in place: only the number's future is unknown */
 	/* As overlayfs without an index: a copied-up hard link becomes a file
 	 * of its own, so it stops sharing st_ino with the names left below. */
-	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
-	    fstatat(dst.dirfd, dst.name, &copied, AT_SYMLINK_NOFOLLOW) == 0)
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
 		node->vino = ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
+	node->vino_below = node->vino != ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
 out:
 	at_close(u, &dst);
 	return err;
 }
 
 /* The node now lives in the upper layer; META: its metadata only, the
- * data staying where it was, and the files open on it with it. */
-static int copyup_done(struct ufs *u, struct node *node, bool meta)
+ * data staying where it was, and the files open on it with it. ORIGIN:
+ * the copy carries its origin. A view built again gives the copy the
+ * number it had below from its origin, and a directory from the layer
+ * below it merges with (origin.c); otherwise the node must stay. */
+static int copyup_done(struct ufs *u, struct node *node, bool meta, bool origin)
 {
 	if (node_is_dir(node) && node_dl_prepend(node, u->upper) < 0)
 		return -ENOMEM;
 	if (node->type == S_IFREG)
 		metacopy_set(node, meta ? node->top : -1, NULL);
 	node->top = u->upper;
-	node->vino_kept = true;
+	node->vino_kept = node->vino_below && !origin && !node_is_dir(node);
 	if (node->type == S_IFREG && !meta)
 		ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);
@@ -544,7 +550,7 @@ static int staged_install(struct ufs *u, struct staged_copy *s, bool with_data, 
 	}
 	if (u->trace)
 		trace_copyup(u, s->node, &s->st, with_data, meta, s->start);
-	return copyup_done(u, s->node, meta);
+	return copyup_done(u, s->node, meta, s->origin);
 }
 
 /* Copy NODE to the upper layer; MAY_UNLOCK: a large regular file's data
@@ -748,6 +754,7 @@ static int copyup_as_link(struct ufs *u, struct node *node, struct node *first)
 		return err;
 	node->top = u->upper;
 	node->vino = first->vino;
+	node->vino_below = true;
 	node->vino_kept = true;
 	ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);

@@ -235,6 +235,7 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 	node->id = ufs_new_node_id(u);
 	node->vino = ne->kind == NEW_LINK ? ne->link_src->vino
 					  : ufs_vino(u, u->layers[u->upper].dev, st->st_ino);
+	node->vino_below = ne->kind == NEW_LINK && ne->link_src->vino_below;
 	node->vino_kept = ne->kind == NEW_LINK && ne->link_src->vino_kept;
 	protattr_none(node);    /* new, or a name of a file that has none */
 	if (S_ISDIR(type)) {
@@ -371,6 +372,10 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 	err = node->detached ? 0 : protattr_may_change(u, node);
 	if (!err)
 		err = copyup(u, node, true);
+	/* Two names of one upper file: origin.c gives neither the number
+	 * below, so the node keeps it (the new name takes it from here). */
+	if (!err)
+		node->vino_kept |= node->vino_below;
 	pthread_rwlock_unlock(&u->lock);
 	if (err)
 		return err;

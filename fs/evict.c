@@ -8,10 +8,12 @@
  * Nothing of a view lives only in memory: each entry is rebuilt from the
  * layers as it was (the upper layer holds every change), and st_ino comes
  * back the same (super.c: the device's own number, or the same number from
- * the map of other devices) but for entries copied up during the mount,
- * which keep the number they had below: those stay, with the directories
- * above them (node.h, vino_kept). A directory the kernel still holds keeps
- * its view, so a listing being read keeps its offsets.
+ * the map of other devices; a copy-up's number from below through the
+ * origin it recorded, origin.c). Entries whose number would not come back
+ * (a copy moved or given a second name since, a copy the upper filesystem
+ * could not record an origin for) stay, with the directories above them
+ * (node.h, vino_kept). A directory the kernel still holds keeps its view,
+ * so a listing being read keeps its offsets.
  *
  * The sweep walks the whole tree with ufs->lock exclusive, so it runs only
  * (in a thread of its own, see evictor) once the nodes that forgetting may

@@ -39,10 +39,14 @@ struct node {
 	atomic_uint_fast64_t no_caps_gen;
 	atomic_uchar prot;        /* protattr.c: immutable, append-only, once known */
 	ino_t vino;               /* st_ino shown for the life of the mount */
-	bool vino_kept;           /* [tree] vino is not what the entry of its top
-				   * layer would give (a copy-up keeps the number
-				   * the entry had below): the node is never
-				   * freed while in the tree (evict.c) */
+	bool vino_below;          /* [tree] vino is the number the entry had in a
+				   * layer below, not its upper entry's own (a
+				   * copy-up keeps it; origin.c gives it back) */
+	bool vino_kept;           /* [tree] vino would not come back from the
+				   * layers if the node were built again (a copy
+				   * without a recorded origin, a copy moved or
+				   * linked since): the node is never freed while
+				   * in the tree (evict.c) */
 	uint64_t id;              /* directories: unique, never reused (dircache key) */
 
 	/* directories */

@@ -200,8 +200,10 @@ static int settle_entry(struct ufs *u, struct node *dir, struct node *e, int upp
 		if (e->ndl < 2)
 			return 0;
 		err = ufs_dir_top_merges(u, e, &merged);
-		if (!err && merged)
+		if (!err && merged) {
 			e->vino = ufs_vino(u, u->layers[e->dl[1]].dev, e->lower_ino);
+			e->vino_below = true;
+		}
 		return err == -ENOENT ? 0 : err;
 	}
 	if (!impure)
@@ -211,8 +213,10 @@ static int settle_entry(struct ufs *u, struct node *dir, struct node *e, int upp
 		return 0;
 	if (fd < 0)
 		return fd;
-	if (origin_verified(u, e, upperfd, fd))
+	if (origin_verified(u, e, upperfd, fd)) {
 		e->vino = ufs_vino(u, u->layers[e->lower_layer].dev, e->lower_ino);
+		e->vino_below = true;
+	}
 	return 0;
 }
 

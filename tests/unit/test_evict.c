@@ -64,23 +64,101 @@ Test(evict, a_forgotten_directory_is_freed_and_built_again_the_same)
 	free(before_ino);
 }
 
-Test(evict, entries_copied_up_during_the_mount_stay_with_their_inode_numbers)
+/* A copy-up keeps the number the entry had below; the origin it records
+ * gives that number back when the view is built again (origin.c), so the
+ * copies go with the rest: files and the directories above them. */
+Test(evict, entries_copied_up_during_the_mount_are_freed_and_keep_their_inode_numbers)
 {
 	struct fx *fx = fx_new(2);
 	char *before_ino;
-	struct node *sub;
+	struct node *d, *sub;
 
 	build_changed_tree(fx);
 	cr_assert_eq(u_open_write(fx, "d/sub/x", O_WRONLY | O_APPEND, "+"), 0);
 	u_list(fx, "d/sub");
 	before_ino = strdup(inodes(fx));
+	d = u_lookup(fx, "d");
 	sub = u_lookup(fx, "d/sub");
 	fx_forget_all(fx);
 	ufs_evict_views(fx->u);
-	cr_assert(atomic_load(&sub->view_built), "d/sub/x keeps its lower st_ino: it stays");
+	cr_assert_not(atomic_load(&d->view_built), "d, d/sub and d/sub/x were freed");
 	cr_assert_str_eq(inodes(fx), before_ino);
 	cr_assert_str_eq(u_read(fx, "d/sub/x"), "x+");
+	cr_assert_neq(u_lookup(fx, "d/sub"), sub, "built again");
 	free(before_ino);
+}
+
+/* A number a view built again would not give back stays with its node:
+ * that of a copy moved since its copy-up (its origin matches no entry of
+ * its new name below)... */
+Test(evict, a_copied_up_file_renamed_stays_with_its_inode_number)
+{
+	struct fx *fx = fx_new(2);
+	struct node *sub;
+	ino_t ino;
+
+	build_changed_tree(fx);
+	cr_assert_eq(u_open_write(fx, "d/sub/x", O_WRONLY | O_APPEND, "+"), 0);
+	ino = u_stat(fx, "d/sub/x").st_ino;
+	cr_assert_eq(u_rename(fx, "d/sub/x", "d/sub/z", 0), 0);
+	sub = u_lookup(fx, "d/sub");
+	fx_forget_all(fx);
+	ufs_evict_views(fx->u);
+	cr_assert(atomic_load(&sub->view_built), "d/sub/z keeps its lower st_ino: it stays");
+	cr_assert_eq(u_stat(fx, "d/sub/z").st_ino, ino);
+}
+
+/* ... that of a file with a second name (origin.c gives neither name the
+ * number below)... */
+Test(evict, a_copied_up_file_given_a_second_name_stays_with_its_inode_number)
+{
+	struct fx *fx = fx_new(2);
+	struct node *out;
+	struct stat st;
+	ino_t ino;
+
+	build_changed_tree(fx);
+	cr_assert_eq(u_open_write(fx, "d/c", O_WRONLY | O_APPEND, "+"), 0);
+	ino = u_stat(fx, "d/c").st_ino;
+	cr_assert_eq(ufs_link(fx->u, u_lookup(fx, "d/c"), u_lookup(fx, "d"), "c2", &out, &st), 0);
+	fx_keep(fx, out);
+	fx_forget_all(fx);
+	ufs_evict_views(fx->u);
+	cr_assert_eq(u_stat(fx, "d/c").st_ino, ino);
+	cr_assert_eq(u_stat(fx, "d/c2").st_ino, ino);
+}
+
+/* ... that of a file copied up in an earlier mount, renamed in this one... */
+Test(evict, a_file_copied_up_before_the_mount_renamed_stays_with_its_inode_number)
+{
+	struct fx *fx = fx_new(2);
+	ino_t ino;
+
+	build_changed_tree(fx);
+	cr_assert_eq(u_open_write(fx, "d/c", O_WRONLY | O_APPEND, "+"), 0);
+	fx_remount(fx);
+	ino = u_stat(fx, "d/c").st_ino;
+	cr_assert_neq(ino, real_stat(fx, "upper/d/c").st_ino, "the number it had below");
+	cr_assert_eq(u_rename(fx, "d/c", "d/c-moved", 0), 0);
+	fx_forget_all(fx);
+	ufs_evict_views(fx->u);
+	cr_assert_eq(u_stat(fx, "d/c-moved").st_ino, ino);
+}
+
+/* ... and those of a directory moved with what it holds. */
+Test(evict, a_moved_directory_keeps_the_inode_numbers_of_its_entries)
+{
+	struct fx *fx = fx_new(2);
+	ino_t dir_ino, x_ino;
+
+	build_changed_tree(fx);
+	dir_ino = u_stat(fx, "d/sub").st_ino;
+	x_ino = u_stat(fx, "d/sub/x").st_ino;
+	cr_assert_eq(u_rename(fx, "d/sub", "moved", 0), 0);
+	fx_forget_all(fx);
+	ufs_evict_views(fx->u);
+	cr_assert_eq(u_stat(fx, "moved").st_ino, dir_ino);
+	cr_assert_eq(u_stat(fx, "moved/x").st_ino, x_ino);
 }
 
 Test(evict, a_held_directory_keeps_its_view)
