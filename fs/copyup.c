@@ -399,9 +399,12 @@ static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
 	if (fstatat(dst.dirfd, dst.name, &copied, AT_SYMLINK_NOFOLLOW) < 0)
 		goto out;       /* in place: only the number's future is unknown */
 	/* As overlayfs without an index: a copied-up hard link becomes a file
-	 * of its own, so it stops sharing st_ino with the names left below. */
-	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
+	 * of its own, so it stops sharing st_ino with the names left below;
+	 * a listing the kernel cached must then show the new number too. */
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
 		node->vino = ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
+		ufs_listing_changed(u, node->parent);
+	}
 	node->vino_below = node->vino != ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
 out:
 	at_close(u, &dst);

@@ -101,6 +101,14 @@ void ufuse_attr_changed(void *session, struct node *node)
 	fuse_lowlevel_notify_inval_inode(session, (uintptr_t)node, -1, 0);
 }
 
+void ufuse_listing_changed(void *session, struct node *dir, bool root)
+{
+	/* Offset 0: the cached listing (the directory's pages) goes too.
+	 * The kernel locks a page of a listing only while it fills it, not
+	 * across a request, so this too is safe from inside one. */
+	fuse_lowlevel_notify_inval_inode(session, root ? FUSE_ROOT_ID : (uintptr_t)dir, 0, 0);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct ufuse *f = userdata;

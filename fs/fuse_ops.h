@@ -36,7 +36,9 @@ struct ufuse {
 
 extern const struct fuse_lowlevel_ops ufuse_ops;
 
-/* For ufs->attr_changed, with the session as context. */
+/* For ufs->attr_changed and ufs->listing_changed, with the session as
+ * context. */
 void ufuse_attr_changed(void *session, struct node *node);
+void ufuse_listing_changed(void *session, struct node *dir, bool root);
 
 #endif

@@ -28,6 +28,9 @@ bool ufs_is_upper(const struct ufs *u, int layer);
 /* Tell the FUSE layer NODE's attributes changed behind the kernel's back
  * (ufs->attr_changed), if the kernel holds it at all. */
 void ufs_attr_changed(struct ufs *u, struct node *node);
+/* Tell the FUSE layer the listing of DIR changed behind the kernel's back
+ * (ufs->listing_changed), if the kernel may have it cached. */
+void ufs_listing_changed(struct ufs *u, struct node *dir);
 /* A fresh unique name for scratch in the work directory. */
 void ufs_tmpname(struct ufs *u, char *buf, size_t size);
 #define UFS_TMPNAME_MAX 32

@@ -97,6 +97,9 @@ struct ufs {
 	 * (a copy-up breaks hard links, merges a directory), so the FUSE
 	 * layer can drop what the kernel cached. Optional. */
 	void (*attr_changed)(void *ctx, struct node *node);
+	/* And when a listing it may have cached did (an entry's inode
+	 * number changed at its copy-up); ROOT: DIR is the mount's root. */
+	void (*listing_changed)(void *ctx, struct node *dir, bool root);
 	void *attr_changed_ctx;
 	FILE *trace;              /* union decisions, one line each; NULL: off */
 	struct {                  /* freeing forgotten views (evict.c) */

@@ -77,6 +77,12 @@ void ufs_attr_changed(struct ufs *u, struct node *node)
 		u->attr_changed(u->attr_changed_ctx, node);
 }
 
+void ufs_listing_changed(struct ufs *u, struct node *dir)
+{
+	if (u->listing_changed && (dir == u->root || atomic_load(&dir->nlookup) > 0))
+		u->listing_changed(u->attr_changed_ctx, dir, dir == u->root);
+}
+
 bool ufs_is_upper(const struct ufs *u, int layer)
 {
 	return u->upper >= 0 && layer == u->upper;

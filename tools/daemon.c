@@ -212,6 +212,7 @@ static int serve(struct ufs *u, const struct mount_plan *plan)
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	u->attr_changed = ufuse_attr_changed;
+	u->listing_changed = ufuse_listing_changed;
 	u->attr_changed_ctx = se;
 	if (fuse_session_mount(se, plan->mountpoint)) {
 		say(plan->mountpoint, "mount failed");

@@ -275,6 +275,24 @@ test_readdir_inode_numbers_and_types_match_stat() {
         expect_eq "root listing again" "OK 8" "$("$HELPERS/probe" dirents "$M")"
 }
 
+# A copied-up hard link becomes a file of its own, with a number of its
+# own (as overlayfs without an index): the listing the kernel cached
+# before the copy-up shows that number too, as find -printf %i reads it.
+test_a_copied_up_hard_link_shows_its_new_number_in_listings() {
+        local base m
+        base=$(mkd base) m=$T/m
+        mkdir "$base/d"
+        echo x > "$base/d/f"
+        ln "$base/d/f" "$base/d/g"
+        uf_mount "$m" "$T/up" "$base"
+        expect_eq "listing before" "OK 2" "$("$HELPERS/probe" dirents "$m/d")"
+        chmod 0600 "$m/d/f"
+        expect_eq "listing after the copy-up" "OK 2" "$("$HELPERS/probe" dirents "$m/d")"
+        expect_eq "find's numbers" "$(stat -c '%i %n' "$m/d/f" "$m/d/g")" \
+                "$(find "$m/d" -mindepth 1 -printf '%i %p\n' | sort -k2)"
+        expect_ne "the two names" "$(stat -c %i "$m/d/f")" "$(stat -c %i "$m/d/g")"
+}
+
 # LOOKUP requests in $T/requests after its first N lines.
 lookups_after() {       # N
         tail -n +$(($1 + 1)) "$T/requests" | grep -c 'opcode: LOOKUP'
