@@ -396,8 +396,10 @@ static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
 	}
 	restore_dir_times(dst.dirfd, &parent_st);
 	node->vino_below = true;
-	if (fstatat(dst.dirfd, dst.name, &copied, AT_SYMLINK_NOFOLLOW) < 0)
-		goto out;       /* in place: only the number's future is unknown */
+	if (fstatat(dst.dirfd, dst.name, &copied, AT_SYMLINK_NOFOLLOW) < 0) {
+		node->vino_kept = true;  /* in place, but who knows its number */
+		goto out;
+	}
 	/* As overlayfs without an index: a copied-up hard link becomes a file
 	 * of its own, so it stops sharing st_ino with the names left below;
 	 * a listing the kernel cached must then show the new number too. */
@@ -423,7 +425,7 @@ static int copyup_done(struct ufs *u, struct node *node, bool meta, bool origin)
 	if (node->type == S_IFREG)
 		metacopy_set(node, meta ? node->top : -1, NULL);
 	node->top = u->upper;
-	node->vino_kept = node->vino_below && !origin && !node_is_dir(node);
+	node->vino_kept |= node->vino_below && !origin && !node_is_dir(node);
 	if (node->type == S_IFREG && !meta)
 		ufs_handles_follow_copyup(u, node);
 	ufs_attr_changed(u, node);
