@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,32 +191,45 @@ static int print_json(FILE *f, const char *root, const struct census *c, char **
 /* Run COMMAND and wait for it: its exit status, as a shell gives it (128 +
  * the signal that ended it). If it could not be started, minus the status
  * a shell gives then (127 not found, 126 otherwise), after a message: the
- * child tells the errno of its exec through a pipe the exec closes. */
+ * child tells the errno of its exec through a pipe the exec closes. As
+ * time(1), this process ignores ^C and ^\ meanwhile: they are for COMMAND,
+ * and the census still follows. */
 static int run_command(char **command)
 {
-	int pipefd[2], status, err = 0;
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	int pipefd[2], status = 0, err = 0;
 	pid_t pid;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		fprintf(stderr, "unionfuse: requests: cannot start %s: %s\n", command[0],
 			strerror(errno));
 		return -126;
 	}
+	sigaction(SIGINT, &ignore, &old_int);
+	sigaction(SIGQUIT, &ignore, &old_quit);
+	pid = fork();
 	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
 		close(pipefd[0]);
 		execvp(command[0], command);
 		err = errno;
-		if (write(pipefd[1], &err, sizeof(err)) < 0)
-			_exit(127);
+		/* Should the parent not hear it, it takes 126 for the status. */
+		if (write(pipefd[1], &err, sizeof(err)) != sizeof(err))
+			_exit(126);
 		_exit(127);
 	}
+	if (pid < 0)
+		err = errno;
 	close(pipefd[1]);
-	if (read(pipefd[0], &err, sizeof(err)) != sizeof(err))
+	if (pid > 0 && read(pipefd[0], &err, sizeof(err)) != sizeof(err))
 		err = 0;
 	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0)
+	while (pid > 0 && !err && waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return -126;
+			err = errno;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
 	if (err) {
 		fprintf(stderr, "unionfuse: requests: %s: %s\n", command[0], strerror(err));
 		return err == ENOENT ? -127 : -126;
