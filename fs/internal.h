@@ -29,7 +29,8 @@ bool ufs_is_upper(const struct ufs *u, int layer);
  * (ufs->attr_changed), if the kernel holds it at all. */
 void ufs_attr_changed(struct ufs *u, struct node *node);
 /* Tell the FUSE layer the listing of DIR changed behind the kernel's back
- * (ufs->listing_changed), if the kernel may have it cached. */
+ * (ufs->listing_changed), if the kernel may have it cached: a listing of
+ * DIR went to it (node->listed). */
 void ufs_listing_changed(struct ufs *u, struct node *dir);
 /* A fresh unique name for scratch in the work directory. */
 void ufs_tmpname(struct ufs *u, char *buf, size_t size);

@@ -57,6 +57,8 @@ struct node {
 				   * (NULL item: parent's path + name) */
 	atomic_bool layers_final; /* dl cut at the first opaque layer [self] */
 	atomic_bool view_built;   /* children is the complete merged view [self] */
+	atomic_bool listed;       /* a listing of it went to the kernel, which
+				   * may keep it (ufs_listing_changed) [self] */
 	struct node *children;    /* [tree] the merged view */
 	uint64_t last_cookie;     /* [tree] the cookie the latest child took */
 	bool upper_impure;        /* [tree; or dir->lock while its view is built]

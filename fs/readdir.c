@@ -85,6 +85,7 @@ int ufs_readdir_start(struct ufs *u, struct node *dir, struct dir_snapshot *snap
 	int err;
 
 	snapshot_clear(snap);
+	atomic_store(&dir->listed, true);
 	pthread_rwlock_rdlock(&u->lock);
 	err = snapshot_fill(u, dir, snap);
 	pthread_rwlock_unlock(&u->lock);
@@ -188,6 +189,7 @@ int ufs_readdir_from(struct ufs *u, struct node *dir, uint64_t off,
 
 	out->entries = NULL;
 	out->count = 0;
+	atomic_store(&dir->listed, true);
 	pthread_rwlock_rdlock(&u->lock);
 	err = listing_read(u, dir, off, budget, out);
 	pthread_rwlock_unlock(&u->lock);

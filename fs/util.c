@@ -79,7 +79,9 @@ void ufs_attr_changed(struct ufs *u, struct node *node)
 
 void ufs_listing_changed(struct ufs *u, struct node *dir)
 {
-	if (u->listing_changed && (dir == u->root || atomic_load(&dir->nlookup) > 0))
+	/* Dropping it costs a GETATTR of DIR too: not where no listing went. */
+	if (u->listing_changed && atomic_load(&dir->listed) &&
+	    (dir == u->root || atomic_load(&dir->nlookup) > 0))
 		u->listing_changed(u->attr_changed_ctx, dir, dir == u->root);
 }
 
