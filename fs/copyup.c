@@ -379,6 +379,7 @@ static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
 			  const struct stat *st, bool origin)
 {
 	struct stat parent_st, copied;
+	ino_t upper_vino;
 	struct at dst;
 	int err = at_open(u, node, u->upper, &dst);
 
@@ -395,19 +396,20 @@ static int copyup_install(struct ufs *u, struct node *node, const char *tmp,
 		goto out;
 	}
 	restore_dir_times(dst.dirfd, &parent_st);
-	node->vino_below = true;
 	if (fstatat(dst.dirfd, dst.name, &copied, AT_SYMLINK_NOFOLLOW) < 0) {
-		node->vino_kept = true;  /* in place, but who knows its number */
+		/* In place, but with no knowing what number it has there. */
+		node->vino_below = node->vino_kept = true;
 		goto out;
 	}
+	upper_vino = ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
 	/* As overlayfs without an index: a copied-up hard link becomes a file
 	 * of its own, so it stops sharing st_ino with the names left below;
 	 * a listing the kernel cached must then show the new number too. */
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
-		node->vino = ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
+		node->vino = upper_vino;
 		ufs_listing_changed(u, node->parent);
 	}
-	node->vino_below = node->vino != ufs_vino(u, u->layers[u->upper].dev, copied.st_ino);
+	node->vino_below = node->vino != upper_vino;
 out:
 	at_close(u, &dst);
 	return err;

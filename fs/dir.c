@@ -372,10 +372,9 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 	err = node->detached ? 0 : protattr_may_change(u, node);
 	if (!err)
 		err = copyup(u, node, true);
-	/* Two names of one upper file: origin.c gives neither the number
-	 * below, so the node keeps it (the new name takes it from here). */
+	/* The new name takes the number from here (new_entry_node). */
 	if (!err)
-		node->vino_kept |= node->vino_below;
+		node_keep_number(node);
 	pthread_rwlock_unlock(&u->lock);
 	if (err)
 		return err;

@@ -233,6 +233,11 @@ char *node_path(const struct node *node)
 	return path;
 }
 
+void node_keep_number(struct node *node)
+{
+	node->vino_kept |= node->vino_below;
+}
+
 bool node_is_dir(const struct node *node)
 {
 	return S_ISDIR(node->type);

@@ -105,6 +105,11 @@ void node_free_view(struct node *dir);
 void node_keep_removed_attr(struct node *dir, const struct stat *was);
 /* Free NODE and everything below it, held by the kernel or not (unmount). */
 void node_free_tree(struct node *node);
+/* NODE moved, or took a second name: a number it had below would not come
+ * back from the layers (origin.c matches an origin only with the entry of
+ * the same name below, and only for a single-link file), so the node keeps
+ * it and stays in the tree. [tree exclusive] */
+void node_keep_number(struct node *node);
 
 struct node *view_find(struct node *dir, const char *name);
 /* CHILD joins DIR's view, after every name there (a new cookie). */

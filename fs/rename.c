@@ -26,14 +26,6 @@ struct rename_op {
 	bool src_marked, dst_marked; /* marked opaque where they landed */
 };
 
-/* NODE moved: a number it had below would not come back from the layers
- * at its new place (origin.c matches an origin with the entry of the same
- * name below), so it stays with the node, and the node in the tree. */
-static void keep_number(struct node *node)
-{
-	node->vino_kept |= node->vino_below;
-}
-
 /* Everything below DIR now lives in the upper layer only, and keeps the
  * numbers it had. A directory that stops merging changes its link count:
  * the kernel must ask again. */
@@ -46,7 +38,7 @@ static void tree_upper_only(struct ufs *u, struct node *dir)
 	node_dl_truncate(dir, 1);
 	HASH_ITER(hh, dir->children, child, tmp) {
 		child->lower_positive = false;
-		keep_number(child);
+		node_keep_number(child);
 		if (node_is_dir(child) && child->type)
 			tree_upper_only(u, child);
 	}
@@ -266,7 +258,7 @@ static int move_in_tree(struct ufs *u, struct rename_op *op, int old_wh,
 	src->top = u->upper;
 	src->upper_wh = 0;
 	src->lower_positive = dst_lower;
-	keep_number(src);
+	node_keep_number(src);
 	if (node_is_dir(src))
 		tree_upper_only(u, src);
 	view_add(op->newdir, src);
@@ -330,8 +322,8 @@ static int rename_exchange(struct ufs *u, struct rename_op *op)
 	dst->lower_positive = src_lower;
 	src->upper_wh = dst_wh;
 	dst->upper_wh = src_wh;
-	keep_number(src);
-	keep_number(dst);
+	node_keep_number(src);
+	node_keep_number(dst);
 	if (node_is_dir(src))
 		tree_upper_only(u, src);
 	if (node_is_dir(dst))
