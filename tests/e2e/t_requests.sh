@@ -100,6 +100,9 @@ test_a_path_outside_a_union_is_refused() {
         expect_eq "message" \
                 "unionfuse: requests: $plain: not inside a unionfuse mount, or one whose daemon keeps no census" \
                 "$ERR"
+        uf_run requests "$plain" -- touch "$plain/ran"
+        expect_eq "exit status with a command" 125 "$RC"
+        expect_absent "$plain/ran" "the command, with no census to read around it"
         uf_run requests
         expect_eq "exit status without a MOUNTPOINT" 2 "$RC"
 }
