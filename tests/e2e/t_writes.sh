@@ -603,7 +603,9 @@ test_copies_up_keep_their_data_through_a_power_loss() {
         mv "$T/m/d" "$T/m/moved"
         dd if=/dev/zero of="$T/fs/other" bs=4k count=1 conv=fsync status=none
         expect_eq "shutdown" OK "$(sysop shutdown "$T/fs")"
-        umount -l "$T/m"
+        # unmount waits for the daemon to exit: until it has, its open
+        # layer directories keep the upper filesystem busy
+        unmount "$T/m"
         umount "$T/fs"
         mount -o loop "$img" "$T/fs" || fail "the upper filesystem does not mount again"
         for f in chmod xattr; do
