@@ -540,7 +540,7 @@ static int copy_meta_origin(struct ufs *u, const struct at *src, struct staged_c
 	int err = copy_meta(u, src, &s->st, s->tmp);
 
 	if (!err)
-		err = origin_record(u, s->node->top, src, u->work_fd, s->tmp);
+		err = origin_record(u, s->node, src, u->work_fd, s->tmp);
 	s->origin = err > 0;
 	return err < 0 ? err : 0;
 }

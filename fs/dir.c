@@ -2,6 +2,7 @@
  * with whiteouts, and renames that keep what the move means in the upper
  * layer. All of them hold the tree lock exclusive. */
 #include "internal.h"
+#include "origin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +195,28 @@ static int new_entry_make(struct ufs *u, int udirfd, int tdir, const char *tname
 	return err;
 }
 
+/* A second name, in DIR (UDIRFD), for SRC, a copy whose number comes from
+ * below: the directories of both names are marked (origin.c), so that
+ * after a remount each finds the lower entry where the copy-up recorded
+ * it was, and both show its number. */
+static int mark_linked_copy(struct ufs *u, struct node *src, struct node *dir, int udirfd)
+{
+	struct at at;
+	int err;
+
+	if (!src->vino_below)
+		return 0;
+	err = origin_mark_moved(dir, udirfd, ".");
+	if (err || src->detached || !src->parent || src->parent == dir)
+		return err;
+	err = at_open(u, src, u->upper, &at);
+	if (err)
+		return err;
+	err = origin_mark_moved(src->parent, at.dirfd, ".");
+	at_close(u, &at);
+	return err;
+}
+
 static int new_entry_create(struct ufs *u, struct node *dir, int udirfd, const char *name,
 			    struct node *old, struct new_entry *ne, const struct ufs_cred *cred)
 {
@@ -201,9 +224,12 @@ static int new_entry_create(struct ufs *u, struct node *dir, int udirfd, const c
 	char tmp[UFS_TMPNAME_MAX], staging[UFS_TMPNAME_MAX];
 	bool inherits = ne->kind != NEW_LINK && acl_dir_has_default(dir, udirfd);
 	mode_t mode = inherits ? ne->mode : ne->mode & ~(cred->umask & 0777);
-	int tdir, err;
+	int tdir, err = 0;
 
-	err = new_entry_place(u, udirfd, wh, inherits, staging, &tdir);
+	if (ne->kind == NEW_LINK)
+		err = mark_linked_copy(u, ne->link_src, dir, udirfd);
+	if (!err)
+		err = new_entry_place(u, udirfd, wh, inherits, staging, &tdir);
 	if (err)
 		return err;
 	ufs_tmpname(u, tmp, sizeof(tmp));

@@ -22,6 +22,10 @@ int at_open(struct ufs *u, struct node *node, int layer, struct at *at);
 int at_open_self(struct ufs *u, struct node *dir, int layer, struct at *at);
 uint64_t ufs_new_node_id(struct ufs *u);
 int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd);
+/* Where directory DIR lies in LAYER, relative to the layer root ("." for
+ * the root): below its parent, unless an overlayfs redirect put it
+ * elsewhere. NULL on ENOMEM. [tree] */
+char *node_layer_path(struct node *dir, int layer);
 void at_close(struct ufs *u, struct at *at);
 
 bool ufs_is_upper(const struct ufs *u, int layer);

@@ -13,9 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Where directory DIR lies in LAYER, relative to the layer root: below its
- * parent, unless an overlayfs redirect put it elsewhere. [tree] */
-static char *node_layer_path(struct node *dir, int layer)
+char *node_layer_path(struct node *dir, int layer)
 {
 	char *parent, *path;
 	uint16_t i;

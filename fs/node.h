@@ -63,6 +63,10 @@ struct node {
 	uint64_t last_cookie;     /* [tree] the cookie the latest child took */
 	bool upper_impure;        /* [tree; or dir->lock while its view is built]
 				   * its upper copy is marked impure (origin.c) */
+	atomic_bool moved_copies; /* its upper copy is marked as holding copies
+				   * moved or linked since their copy-up, in it or
+				   * anywhere below it (origin.c); read by the
+				   * views built below it */
 	int8_t default_acl;       /* [tree] whether its upper copy has a default
 				   * ACL (acl.c): 1 or 0; -1: not known yet */
 	struct node *list_next;   /* [self] where the latest listing read stopped */
@@ -105,10 +109,10 @@ void node_free_view(struct node *dir);
 void node_keep_removed_attr(struct node *dir, const struct stat *was);
 /* Free NODE and everything below it, held by the kernel or not (unmount). */
 void node_free_tree(struct node *node);
-/* NODE moved, or took a second name: a number it had below would not come
- * back from the layers (origin.c matches an origin only with the entry of
- * the same name below, and only for a single-link file), so the node keeps
- * it and stays in the tree. [tree exclusive] */
+/* NODE moved, or took a second name: a number it had below might not come
+ * back from the layers (origin.c finds the lower entry of a moved copy by
+ * the path its copy-up recorded, which a copy overlayfs made lacks), so the
+ * node keeps it and stays in the tree. [tree exclusive] */
 void node_keep_number(struct node *node);
 
 struct node *view_find(struct node *dir, const char *name);

@@ -11,17 +11,21 @@
  * leaves mounts under overlayfs with the same inode numbers, and reads them
  * in upper layers overlayfs left.
  *
- * overlayfs decodes the handle; a daemon without CAP_DAC_READ_SEARCH cannot.
- * The union does not need to: the lower entry of the same name is the only
- * one whose number it may take (any other is still shown where it lies),
- * and it is that entry if its handle is the one recorded. An entry renamed
- * after its copy-up therefore shows its upper inode number after a remount,
- * and so does a copy given a second name (a hard link in the upper layer),
- * so that both names show one number. A file hard-linked below takes none
- * (as overlayfs without an index): its copy is a file of its own, and the
- * names left below share the lower number. Directories need no origin to
- * be read: a merged directory shows the number of the directory of the
- * first layer below. */
+ * overlayfs decodes the handle to find the lower entry; a daemon without
+ * CAP_DAC_READ_SEARCH cannot (open_by_handle_at), and the entry it opens
+ * may be anywhere on that filesystem. The union looks where the entry
+ * should be instead, and takes its number only if its handle is the one
+ * recorded: below the same name, or, for a file renamed or given a second
+ * name since its copy-up, where the copy-up found it. That place is the
+ * union's own record, overlay.unionfuse.origin_path (the lower entry's
+ * path in its layer), which overlayfs neither writes nor reads (it hides
+ * it, as every overlay.* name, and a layer commit drops it). An upper
+ * layer overlayfs wrote has none: there a renamed copy, or one with two
+ * names (so that both show one number), shows its upper inode number. A
+ * file hard-linked below takes none (as overlayfs without an index): its
+ * copy is a file of its own, and the names left below share the lower
+ * number. Directories need no origin to be read: a merged directory shows
+ * the number of the directory of the first layer below. */
 #include "origin.h"
 
 #include "internal.h"
@@ -29,6 +33,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,6 +50,11 @@ enum { FB_VERSION, FB_MAGIC, FB_LEN, FB_FLAGS, FB_TYPE, FB_UUID, FB_FID = FB_UUI
 #else
 #define FB_FLAG_CPU_ENDIAN 0
 #endif
+
+/* The keys, after overlay's prefix, of the lower entry's path, and of the
+ * mark of a directory holding copies moved or linked since their copy-up. */
+#define ORIGIN_PATH_KEY "unionfuse.origin_path"
+#define MOVED_KEY "unionfuse.moved"
 
 /* A handle as name_to_handle_at gives it, with room for the largest. */
 struct origin_handle {
@@ -75,10 +87,36 @@ static int origin_encode(int dirfd, const char *name, const unsigned char uuid[1
 	return FB_FID + (int)h.fh.handle_bytes;
 }
 
-int origin_record(struct ufs *u, int layer, const struct at *src, int dirfd,
+/* Record, on the copy NAME of DIRFD of the non-directory NODE, where the
+ * lower entry it came from lies in LAYER. The path only helps find that
+ * entry again: where it does not fit (longer than PATH_MAX, or than the
+ * upper filesystem takes in an xattr), the copy goes without it, as one
+ * overlayfs made. */
+static int origin_record_path(struct node *node, int layer, int dirfd, const char *name)
+{
+	char *dir = node_layer_path(node->parent, layer), *path = NULL;
+	int err = 0;
+
+	if (dir && strcmp(dir, ".") == 0)
+		path = strdup(node->name);
+	else if (dir && asprintf(&path, "%s/%s", dir, node->name) < 0)
+		path = NULL;
+	free(dir);
+	if (!path)
+		return -ENOMEM;
+	if (strlen(path) < PATH_MAX)
+		err = overlay_xattr_set(dirfd, name, ORIGIN_PATH_KEY, path, strlen(path));
+	free(path);
+	if (err == -EOPNOTSUPP || err == -E2BIG || err == -ENOSPC || err == -ERANGE)
+		return 0;
+	return err;
+}
+
+int origin_record(struct ufs *u, struct node *node, const struct at *src, int dirfd,
 		  const char *name)
 {
 	unsigned char fb[ORIGIN_MAX];
+	int layer = node->top;
 	int len = origin_encode(src->dirfd, src->name, u->layers[layer].uuid, fb);
 
 	/* Without a handle there is no origin: the copy shows its own inode
@@ -92,6 +130,8 @@ int origin_record(struct ufs *u, int layer, const struct at *src, int dirfd,
 	 * symlink, a filesystem without xattrs). */
 	if (len == -EOPNOTSUPP)
 		return 0;
+	if (!len && !S_ISDIR(node->type))
+		len = origin_record_path(node, layer, dirfd, name);
 	return len < 0 ? len : 1;
 }
 
@@ -106,6 +146,20 @@ int origin_mark_impure(struct node *dir, int dirfd, const char *name)
 		err = 0;
 	if (!err)
 		dir->upper_impure = true;
+	return err;
+}
+
+int origin_mark_moved(struct node *node, int dirfd, const char *name)
+{
+	int err = origin_mark_impure(node, dirfd, name);
+
+	if (err || atomic_load(&node->moved_copies))
+		return err;
+	err = overlay_xattr_set(dirfd, name, MOVED_KEY, "y", 1);
+	if (err == -EOPNOTSUPP)
+		err = 0;
+	if (!err)
+		atomic_store(&node->moved_copies, true);
 	return err;
 }
 
@@ -142,26 +196,69 @@ static bool origin_same(const unsigned char *stored, ssize_t len, const unsigned
 	return memcmp(stored + FB_FID, here + FB_FID, (size_t)(len - FB_FID)) == 0;
 }
 
-/* Whether the upper entry E of the directory UPPERFD was copied up from the
- * entry of the same name in LOWERFD, its layer E->lower_layer. */
-static bool origin_verified(struct ufs *u, const struct node *e, int upperfd, int lowerfd)
+/* Whether NAME of DIRFD, an entry of LAYER, is the single-link entry of
+ * type TYPE that the origin STORED (LEN bytes) names; its number in *INO. */
+static bool lower_entry_is_origin(struct ufs *u, int layer, int dirfd, const char *name,
+				  mode_t type, const unsigned char *stored, ssize_t len, ino_t *ino)
 {
-	unsigned char stored[ORIGIN_MAX], here[ORIGIN_MAX];
-	ssize_t len = overlay_xattr_get(upperfd, e->name, "origin", stored, sizeof(stored));
+	unsigned char here[ORIGIN_MAX];
 	struct stat st;
 	int here_len;
 
-	if (len <= 0)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (st.st_mode & S_IFMT) != type || st.st_nlink != 1)
 		return false;
-	/* Names of one upper file must show one number: only one of them
-	 * can match below. */
-	if (fstatat(upperfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_nlink != 1)
+	here_len = origin_encode(dirfd, name, u->layers[layer].uuid, here);
+	if (here_len <= 0 || !origin_same(stored, len, here, here_len))
 		return false;
-	if (fstatat(lowerfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (st.st_mode & S_IFMT) != e->type || st.st_nlink != 1)
+	*ino = st.st_ino;
+	return true;
+}
+
+/* A recorded origin path is taken only as plain components below the
+ * layer root: no "", "." or "..", nothing absolute. */
+static bool origin_path_plain(const char *path)
+{
+	const char *p = path, *end;
+
+	if (!*p || *p == '/')
 		return false;
-	here_len = origin_encode(lowerfd, e->name, u->layers[e->lower_layer].uuid, here);
-	return here_len > 0 && origin_same(stored, len, here, here_len);
+	for (; p; p = end ? end + 1 : NULL) {
+		size_t n;
+
+		end = strchr(p, '/');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* Where the copy-up found E's lower entry (PATH, in some lower layer): the
+ * layer whose entry there is the one STORED names, and its number. */
+static bool origin_found_at_path(struct ufs *u, const struct node *e, char *path,
+				 const unsigned char *stored, ssize_t len, int *layer, ino_t *ino)
+{
+	char *slash = strrchr(path, '/');
+	const char *dir = slash ? path : ".", *name = slash ? slash + 1 : path;
+	bool found = false;
+	int j;
+
+	if (!origin_path_plain(path))
+		return false;
+	if (slash)
+		*slash = '\0';
+	for (j = u->upper + 1; j < u->nlayers && !found; j++) {
+		int fd = layer_openat(u->layers[j].fd, dir, O_PATH | O_DIRECTORY, 0);
+
+		if (fd < 0)
+			continue;
+		found = lower_entry_is_origin(u, j, fd, name, e->type, stored, len, ino);
+		close(fd);
+		if (found)
+			*layer = j;
+	}
+	return found;
 }
 
 /* The directory being settled in one lower layer, kept open while the
@@ -187,61 +284,124 @@ static int lower_dir_fd(struct ufs *u, struct node *dir, int layer, struct lower
 	return kept->fd;
 }
 
-/* E, an entry of DIR's upper copy (UPPERFD) with one of its name below. */
-static int settle_entry(struct ufs *u, struct node *dir, struct node *e, int upperfd,
-			bool impure, struct lower_dir *lower)
+/* E, a directory of DIR's upper copy with one of its name below: the
+ * number of the directory below if the two merge. */
+static int settle_dir(struct ufs *u, struct node *e)
 {
 	bool merged = false;
-	int fd, err;
+	int err;
 
 	/* A directory overlayfs redirected shows its upper number: the union
 	 * would have to follow the redirect for every listing. */
-	if (S_ISDIR(e->type)) {
-		if (e->ndl < 2)
-			return 0;
-		err = ufs_dir_top_merges(u, e, &merged);
-		if (!err && merged) {
-			e->vino = ufs_vino(u, u->layers[e->dl[1]].dev, e->lower_ino);
-			e->vino_below = true;
-		}
-		return err == -ENOENT ? 0 : err;
+	if (e->ndl < 2)
+		return 0;
+	err = ufs_dir_top_merges(u, e, &merged);
+	if (!err && merged) {
+		e->vino = ufs_vino(u, u->layers[e->dl[1]].dev, e->lower_ino);
+		e->vino_below = true;
 	}
-	if (!impure)
+	return err == -ENOENT ? 0 : err;
+}
+
+/* E, a non-directory of DIR's upper copy (UPPERFD, marked impure): the
+ * number of the lower entry its recorded origin names, if that is found
+ * below E's name, or, where DIR holds moved copies (MOVED), where the
+ * copy-up found it. */
+static int settle_file(struct ufs *u, struct node *dir, struct node *e, int upperfd,
+		       bool moved, struct lower_dir *lower)
+{
+	unsigned char stored[ORIGIN_MAX];
+	char path[PATH_MAX];
+	ssize_t len = overlay_xattr_get(upperfd, e->name, "origin", stored, sizeof(stored));
+	ssize_t path_len;
+	struct stat st;
+	int layer = e->lower_layer, fd;
+	bool found = false;
+	ino_t ino;
+
+	if (len <= 0)
 		return 0;
-	fd = lower_dir_fd(u, dir, e->lower_layer, lower);
-	if (fd == -ENOENT || fd == -ENOTDIR)
-		return 0;
-	if (fd < 0)
-		return fd;
-	if (origin_verified(u, e, upperfd, fd)) {
-		e->vino = ufs_vino(u, u->layers[e->lower_layer].dev, e->lower_ino);
+	if (e->seen_lower && e->lower_positive) {
+		fd = lower_dir_fd(u, dir, layer, lower);
+		if (fd < 0 && fd != -ENOENT && fd != -ENOTDIR)
+			return fd;
+		/* Names of one upper file must show one number: a second name
+		 * finds it only by the path, so this one takes it only so. */
+		found = fd >= 0 && fstatat(upperfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			st.st_nlink == 1 &&
+			lower_entry_is_origin(u, layer, fd, e->name, e->type, stored, len, &ino);
+	}
+	if (!found && moved) {
+		path_len = overlay_xattr_get(upperfd, e->name, ORIGIN_PATH_KEY, path,
+					     sizeof(path) - 1);
+		if (path_len > 0 && !memchr(path, '\0', (size_t)path_len)) {
+			path[path_len] = '\0';
+			found = origin_found_at_path(u, e, path, stored, len, &layer, &ino);
+		}
+	}
+	if (found) {
+		e->vino = ufs_vino(u, u->layers[layer].dev, ino);
 		e->vino_below = true;
 	}
 	return 0;
 }
 
+/* Whether DIR's view may hold copies moved or linked since their copy-up:
+ * it, or a directory above it, is marked so. DIR's own mark is read from
+ * its upper copy (SELF) if IMPURE: a marked directory is impure too. */
+static int holds_moved_copies(struct ufs *u, struct node *dir, bool impure,
+			      struct at *self, bool *moved)
+{
+	const struct node *d;
+	char mark;
+	int err;
+
+	if (impure && !atomic_load(&dir->moved_copies)) {
+		err = at_open_self(u, dir, u->upper, self);
+		if (err)
+			return err;
+		if (overlay_xattr_get(self->dirfd, ".", MOVED_KEY, &mark, 1) == 1 && mark == 'y')
+			atomic_store(&dir->moved_copies, true);
+	}
+	*moved = false;
+	for (d = dir; d && !*moved; d = d->parent)
+		*moved = atomic_load(&d->moved_copies);
+	return 0;
+}
+
+/* Whether E, of DIR's upper copy, may have come from below. */
+static bool may_settle(const struct ufs *u, const struct node *e, bool impure, bool moved)
+{
+	bool same_name = e->seen_lower && e->lower_positive;
+
+	if (e->top != u->upper || e->type == 0)
+		return false;
+	if (S_ISDIR(e->type))
+		return same_name;
+	return impure && (same_name || moved);
+}
+
 int origin_settle_view(struct ufs *u, struct node *dir, bool impure)
 {
 	struct lower_dir lower = { .layer = -1, .fd = -1 };
+	struct at self = { .dirfd = -1 };
 	struct node *e, *tmp;
-	struct at self;
-	int err = 0;
-	bool opened = false;
+	bool moved;
+	int err = holds_moved_copies(u, dir, impure, &self, &moved);
 
 	HASH_ITER(hh, dir->children, e, tmp) {
-		if (e->top != u->upper || e->type == 0 || !e->seen_lower || !e->lower_positive)
-			continue;
-		if (!opened) {
-			err = at_open_self(u, dir, u->upper, &self);
-			if (err)
-				break;
-			opened = true;
-		}
-		err = settle_entry(u, dir, e, self.dirfd, impure, &lower);
 		if (err)
 			break;
+		if (!may_settle(u, e, impure, moved))
+			continue;
+		if (self.dirfd < 0)
+			err = at_open_self(u, dir, u->upper, &self);
+		if (!err && S_ISDIR(e->type))
+			err = settle_dir(u, e);
+		else if (!err)
+			err = settle_file(u, dir, e, self.dirfd, moved, &lower);
 	}
-	if (opened)
+	if (self.dirfd >= 0)
 		at_close(u, &self);
 	if (lower.fd >= 0)
 		close(lower.fd);

@@ -13,11 +13,13 @@ struct at;
 /* overlayfs' struct ovl_fb with the largest handle. */
 #define ORIGIN_MAX (21 + MAX_HANDLE_SZ)
 
-/* Record on the entry NAME of DIRFD (the copy, not yet in place) that it
- * was copied from SRC, an entry of layer LAYER: 1. Nothing is recorded,
- * and 0 returned, where the lower filesystem gives no file handles or the
- * upper one takes no such xattr; -errno on other failures. */
-int origin_record(struct ufs *u, int layer, const struct at *src, int dirfd,
+/* Record on the entry NAME of DIRFD (the copy of NODE, not yet in place)
+ * that it was copied from SRC, NODE's entry in its layer NODE->top, and,
+ * for a non-directory, where that lies in the layer: 1. Nothing is
+ * recorded, and 0 returned, where the lower filesystem gives no file
+ * handles or the upper one takes no such xattr; -errno on other failures.
+ * [tree] */
+int origin_record(struct ufs *u, struct node *node, const struct at *src, int dirfd,
 		  const char *name);
 /* Mark DIR, the upper directory NAME of DIRFD, as holding entries with an
  * origin (once a mount). [tree exclusive] */
@@ -26,11 +28,19 @@ int origin_mark_impure(struct node *dir, int dirfd, const char *name);
  * upper copy): if it has an origin, NEWDIR is marked impure. [tree
  * exclusive] */
 int origin_follow_move(struct node *newdir, int dirfd, const char *name, int newdirfd);
+/* Mark NODE, the upper directory NAME of DIRFD, as holding copies whose
+ * names are not those their copy-up found below (and impure): a copy
+ * renamed or linked into it, whose number comes from below, or, for a
+ * directory copied up whole and about to move, anywhere in its tree. A
+ * view built there looks for the lower entries of such copies where
+ * their copy-up found them. [tree exclusive] */
+int origin_mark_moved(struct node *node, int dirfd, const char *name);
 /* Once DIR's view is merged from its layers, give the entries of its upper
  * copy that came from below the inode numbers they had there: directories
  * that merge with the layers below, and, in an upper directory marked
  * impure (IMPURE), files whose recorded origin is the lower entry of their
- * name. [dir->lock, tree] */
+ * name, or, where DIR or a directory above it is marked as holding moved
+ * copies, the entry where their copy-up found it. [dir->lock, tree] */
 int origin_settle_view(struct ufs *u, struct node *dir, bool impure);
 
 #endif

@@ -127,6 +127,19 @@ static int mark_if_needed(struct ufs *u, struct node *node, bool opaque, bool lo
 	return err;
 }
 
+/* A copy whose number comes from below keeps it after a remount only where
+ * a view built will look for its lower entry where its copy-up found it
+ * (origin.c): NODE, about to move from NAME of UDIRFD into NEWDIR
+ * (NEWUDIRFD), marks NEWDIR if a file, itself if a directory copied up
+ * whole (TREE_COPIED: it holds such copies, whose paths all change). */
+static int mark_moved_copy(struct node *node, bool tree_copied, int udirfd, const char *name,
+			   struct node *newdir, int newudirfd)
+{
+	if (node_is_dir(node))
+		return tree_copied ? origin_mark_moved(node, udirfd, name) : 0;
+	return node->vino_below ? origin_mark_moved(newdir, newudirfd, ".") : 0;
+}
+
 static void trace_rename(struct ufs *u, struct rename_op *op, bool exchange, int old_wh)
 {
 	char *from = trace_path(op->dir, op->name), *to = trace_path(op->newdir, op->newname);
@@ -284,6 +297,9 @@ static int rename_move(struct ufs *u, struct rename_op *op)
 	if (!err && op->dir != op->newdir)
 		err = origin_follow_move(op->newdir, op->udirfd, op->name, op->newudirfd);
 	if (!err)
+		err = mark_moved_copy(src, op->src_opaque, op->udirfd, op->name, op->newdir,
+				      op->newudirfd);
+	if (!err)
 		err = move_on_disk(u, op, &old_wh);
 	if (err)
 		return err;
@@ -309,6 +325,12 @@ static int rename_exchange(struct ufs *u, struct rename_op *op)
 		err = origin_follow_move(op->newdir, op->udirfd, op->name, op->newudirfd);
 	if (!err && op->dir != op->newdir)
 		err = origin_follow_move(op->dir, op->newudirfd, op->newname, op->udirfd);
+	if (!err)
+		err = mark_moved_copy(src, op->src_opaque, op->udirfd, op->name, op->newdir,
+				      op->newudirfd);
+	if (!err)
+		err = mark_moved_copy(dst, op->dst_opaque, op->newudirfd, op->newname, op->dir,
+				      op->udirfd);
 	if (err)
 		return err;
 	if (renameat2(op->udirfd, op->name, op->newudirfd, op->newname, RENAME_EXCHANGE) < 0)

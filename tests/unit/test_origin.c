@@ -2,13 +2,15 @@
  * had below after a remount too, from what the copy-up recorded as
  * overlayfs records it (overlay.origin, overlay.impure); a merged directory
  * shows the number of the directory below; a recorded origin is taken only
- * for the lower entry it names. */
+ * for the lower entry it names, found below the same name or where the
+ * copy-up recorded it was. */
 #include "fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -159,10 +161,10 @@ Test(origin, an_origin_naming_a_file_gone_from_below_is_not_taken)
 	cr_assert_str_eq(u_read(fx, "d/f"), "data+");
 }
 
-/* Renamed after its copy-up, a file keeps its lower number for the mount;
- * after a remount the name below is another file's, whose number it must
- * not take: it shows its own. */
-Test(origin, a_file_renamed_over_another_lower_name_shows_its_own_st_ino_after_a_remount)
+/* Renamed after its copy-up, a file keeps its lower number, for the mount
+ * and after a remount, where the name below is another file's: found
+ * where the copy-up recorded it was, as overlayfs finds it by its handle. */
+Test(origin, a_file_renamed_over_another_lower_name_keeps_its_lower_st_ino_after_a_remount)
 {
 	struct fx *fx = fx_new(1);
 	ino_t a;
@@ -175,9 +177,144 @@ Test(origin, a_file_renamed_over_another_lower_name_shows_its_own_st_ino_after_a
 	cr_assert_eq(u_rename(fx, "a", "b", 0), 0);
 	cr_assert_eq(ino_of(fx, "b"), a);
 	fx_remount(fx);
-	cr_assert_eq(ino_of(fx, "b"), real_stat(fx, "upper/b").st_ino);
-	cr_assert_neq(ino_of(fx, "b"), real_stat(fx, "l0/b").st_ino);
+	cr_assert_eq(ino_of(fx, "b"), a);
+	cr_assert_eq(ino_of(fx, "b"), real_stat(fx, "l0/a").st_ino);
 	cr_assert_str_eq(u_read(fx, "b"), "a+");
+	cr_assert_eq(u_expect_listing_inos(fx, ""), 1);
+}
+
+Test(origin, a_copy_moved_to_another_directory_keeps_its_lower_st_ino_after_a_remount)
+{
+	struct fx *fx = fx_new(2);
+	ino_t f;
+
+	put_file(fx, "l0/a/f", "data");
+	put_dir(fx, "l1/b");
+	fx_mount(fx);
+	f = ino_of(fx, "a/f");
+	append(fx, "a/f");
+	cr_assert_eq(u_rename(fx, "a/f", "b/g", 0), 0);
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "b/g"), f);
+	cr_assert_eq(u_expect_listing_inos(fx, "b"), 1);
+}
+
+/* A directory with lower content is copied up whole to move: its copies
+ * and those of its subdirectories are all found where their copy-up found
+ * them. */
+Test(origin, copies_in_a_moved_directory_keep_their_lower_st_ino_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	ino_t f, g;
+
+	put_file(fx, "l0/d/f", "f");
+	put_file(fx, "l0/d/sub/g", "g");
+	fx_mount(fx);
+	f = ino_of(fx, "d/f");
+	g = ino_of(fx, "d/sub/g");
+	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "e/f"), f);
+	cr_assert_eq(ino_of(fx, "e/sub/g"), g);
+	cr_assert_eq(u_expect_listing_inos(fx, "e/sub"), 1);
+}
+
+Test(origin, names_of_a_copy_in_two_directories_show_its_lower_number_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	struct node *out;
+	struct stat st;
+	ino_t f;
+
+	put_file(fx, "l0/d/f", "data");
+	put_dir(fx, "l0/e");
+	fx_mount(fx);
+	f = ino_of(fx, "d/f");
+	append(fx, "d/f");
+	cr_assert_eq(ufs_link(fx->u, u_lookup(fx, "d/f"), u_lookup(fx, "e"), "g", &out, &st), 0);
+	fx_keep(fx, out);
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "e/g"), f);
+	cr_assert_eq(ino_of(fx, "d/f"), f);
+}
+
+/* Only a directory where a copy took another name is marked: a view
+ * built elsewhere never looks for paths (a getxattr for every new file). */
+Test(origin, only_a_directory_a_copy_moved_into_is_marked_as_holding_moved_copies)
+{
+	struct fx *fx = fx_new(1);
+	const char *moved = "trusted.overlay.unionfuse.moved";
+
+	put_file(fx, "l0/a/f", "data");
+	put_file(fx, "l0/b/g", "data");
+	put_dir(fx, "l0/c");
+	fx_mount(fx);
+	append(fx, "a/f");
+	append(fx, "b/g");
+	cr_assert_eq(u_create(fx, "b/new", ""), 0);
+	cr_assert_eq(u_rename(fx, "b/new", "b/new2", 0), 0);
+	cr_assert_null(real_xattr(fx, "upper/a", moved));
+	cr_assert_null(real_xattr(fx, "upper/b", moved));
+	cr_assert_eq(u_rename(fx, "b/g", "c/g", 0), 0);
+	cr_assert_null(real_xattr(fx, "upper/b", moved));
+	cr_assert_str_eq(real_xattr(fx, "upper/c", moved), "y");
+	cr_assert_str_eq(real_xattr(fx, "upper/c", "trusted.overlay.impure"), "y");
+}
+
+/* The path is the lower entry's in its layer, for a non-directory only. */
+Test(origin, the_copy_records_where_its_lower_entry_lies)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/d/e/f", "data");
+	fx_mount(fx);
+	append(fx, "d/e/f");
+	cr_assert_str_eq(real_xattr(fx, "upper/d/e/f", "trusted.overlay.unionfuse.origin_path"),
+			 "d/e/f");
+	cr_assert_not_null(real_xattr(fx, "upper/d/e", "trusted.overlay.origin"));
+	cr_assert_null(real_xattr(fx, "upper/d/e", "trusted.overlay.unionfuse.origin_path"));
+}
+
+/* An upper layer as overlayfs leaves it: the origin without the union's
+ * path. A renamed copy cannot be found, and shows its own number. */
+Test(origin, without_the_recorded_path_a_renamed_copy_shows_its_own_st_ino)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/a", "a");
+	fx_mount(fx);
+	append(fx, "a");
+	cr_assert_eq(u_rename(fx, "a", "b", 0), 0);
+	fx_unmount(fx);
+	cr_assert(lremovexattr(fx_path(fx, "upper/b"), "trusted.overlay.unionfuse.origin_path") == 0);
+	fx_mount(fx);
+	cr_assert_eq(ino_of(fx, "b"), real_stat(fx, "upper/b").st_ino);
+}
+
+/* A path that climbs out of its layer, or through a symlink, is not
+ * followed, even to the very file the origin names. */
+Test(origin, a_recorded_path_leaving_the_layer_is_not_followed)
+{
+	static const char *const paths[] = { "../outside/a", "/outside/a", "sym/a", "./a", "" };
+	struct fx *fx = fx_new(1);
+	size_t i;
+
+	put_file(fx, "l0/a", "a");
+	cr_assert(mkdir(fx_path(fx, "outside"), 0755) == 0);
+	cr_assert(symlink("../outside", fx_path(fx, "l0/sym")) == 0);
+	fx_mount(fx);
+	append(fx, "a");
+	cr_assert_eq(u_rename(fx, "a", "b", 0), 0);
+	fx_unmount(fx);
+	/* the lower file moved out of the layer keeps its handle */
+	cr_assert(rename(fx_path(fx, "l0/a"), fx_path(fx, "outside/a")) == 0);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		put_xattr(fx, "upper/b", "trusted.overlay.unionfuse.origin_path", paths[i]);
+		fx_mount(fx);
+		cr_assert_eq(ino_of(fx, "b"), real_stat(fx, "upper/b").st_ino, "followed \"%s\"",
+			     paths[i]);
+		fx_unmount(fx);
+	}
 }
 
 /* An upper layer written by a daemon without CAP_SYS_ADMIN, or by
@@ -223,9 +360,9 @@ Test(origin, listings_give_the_numbers_stat_gives_after_a_remount)
 	cr_assert_eq(ino_of(fx, "d/sub"), real_stat(fx, "l0/d/sub").st_ino);
 }
 
-/* A second name given to a copied-up file: only one of its names can
- * match below, so neither takes the lower number after a remount. */
-Test(origin, names_of_one_upper_file_show_one_number_after_a_remount)
+/* A second name given to a copied-up file: both names show the lower
+ * number, the second found where the first was. */
+Test(origin, names_of_one_upper_file_show_its_lower_number_after_a_remount)
 {
 	struct fx *fx = fx_new(1);
 	struct node *out;
@@ -238,6 +375,23 @@ Test(origin, names_of_one_upper_file_show_one_number_after_a_remount)
 	fx_keep(fx, out);
 	cr_assert_eq(ino_of(fx, "d/g"), ino_of(fx, "d/f"));
 	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "d/g"), ino_of(fx, "d/f"));
+	cr_assert_eq(ino_of(fx, "d/f"), real_stat(fx, "l0/d/f").st_ino);
+}
+
+/* Without the path (an upper layer overlayfs wrote), only the name below
+ * could match: so that both names show one number, neither takes it. */
+Test(origin, without_the_recorded_path_names_of_one_upper_file_show_its_upper_number)
+{
+	struct fx *fx = fx_new(1);
+
+	put_file(fx, "l0/d/f", "data");
+	fx_mount(fx);
+	append(fx, "d/f");
+	fx_unmount(fx);
+	cr_assert(link(fx_path(fx, "upper/d/f"), fx_path(fx, "upper/d/g")) == 0);
+	cr_assert(lremovexattr(fx_path(fx, "upper/d/f"), "trusted.overlay.unionfuse.origin_path") == 0);
+	fx_mount(fx);
 	cr_assert_eq(ino_of(fx, "d/g"), ino_of(fx, "d/f"));
 	cr_assert_eq(ino_of(fx, "d/f"), real_stat(fx, "upper/d/f").st_ino);
 }
