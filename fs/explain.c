@@ -162,6 +162,9 @@ static int put_origin(struct ufs *u, struct node *node, FILE *f)
 	 * upper directory replaced, not copied, what lies below. */
 	below = node == u->root || node->lower_positive;
 	copied = in_upper && below && node != u->root;
+	/* A file renamed or linked since its copy-up shows the number it had
+	 * below, as every copy does that recorded its origin. */
+	copied |= in_upper && !node_is_dir(node) && node->vino_below;
 	if (copied && node_is_dir(node) && ufs_layers_final(u, node) == 0 &&
 	    opaque_layer(u, node) == u->upper)
 		copied = false;

@@ -40,6 +40,8 @@ struct probe {
 	bool xwhiteouts;        /* directory: overlay.opaque=x */
 	char *redirect;         /* directory: overlay.redirect */
 	char *where;            /* set when read elsewhere than at its own path (a redirect) */
+	char *origin_path;      /* not a directory: where its copy-up found it below
+				 * (overlay.unionfuse.origin_path) */
 	int err;                /* H_ERROR */
 };
 
@@ -169,6 +171,14 @@ static void probe_dir(int dirfd, const char *name, struct probe *p)
 	}
 }
 
+static void probe_origin_path(int dirfd, const char *name, struct probe *p)
+{
+	char value[4096];
+
+	if (overlay_xattr(dirfd, name, "unionfuse.origin_path", value, sizeof(value)) && *value)
+		p->origin_path = xstrdup(value);
+}
+
 /* What the layer with root ROOTFD holds at NAME in its directory DIRPATH. */
 static void probe(int rootfd, const char *dirpath, const char *name, struct probe *p)
 {
@@ -206,6 +216,7 @@ static void probe(int rootfd, const char *dirpath, const char *name, struct prob
 			p->xattr_wh_ignored = !xwh;
 		} else if (S_ISREG(st.st_mode)) {
 			p->holds = H_FILE;
+			probe_origin_path(dirfd, name, p);
 		} else if (S_ISDIR(st.st_mode)) {
 			p->holds = H_DIR;
 			probe_dir(dirfd, name, p);
@@ -216,8 +227,10 @@ static void probe(int rootfd, const char *dirpath, const char *name, struct prob
 			p->holds = H_SYMLINK;
 			buf[len > 0 ? len : 0] = '\0';
 			p->target = xstrdup(buf);
+			probe_origin_path(dirfd, name, p);
 		} else {
 			p->holds = H_OTHER;
+			probe_origin_path(dirfd, name, p);
 		}
 	} else if (errno != ENOENT) {
 		p->holds = H_ERROR;
@@ -241,6 +254,7 @@ static void probe_free(struct probe *p)
 	free(p->target);
 	free(p->redirect);
 	free(p->where);
+	free(p->origin_path);
 }
 
 static bool is_entry(const struct probe *p)
@@ -818,9 +832,30 @@ static char *verdict(const struct explain *ex)
 
 /* "yes" if the upper layer holds the entry and it also exists below (the
  * daemon's copied_up), with the words that say so. */
+/* The lower layer holding ORIGIN_PATH, where a copy now elsewhere was
+ * copied up from; -1 if none does. */
+static int origin_layer(const struct explain *ex, const char *origin_path)
+{
+	for (int i = 0; i < ex->n; i++) {
+		int fd;
+
+		if (is_upper(ex, i) || ex->s->layers[i].fd < 0)
+			continue;
+		/* As the daemon looks: never out of the layer, nor through a symlink. */
+		fd = layer_openat(ex->s->layers[i].fd, origin_path, O_PATH | O_NOFOLLOW, 0);
+		if (fd >= 0) {
+			close(fd);
+			return i;
+		}
+	}
+	return -1;
+}
+
 static bool copied_up(const struct explain *ex, char **why)
 {
 	const struct step *st = &ex->last;
+	const char *origin_path;
+	int from;
 
 	if (!ex->exists) {
 		*why = xstrdup("no");
@@ -829,6 +864,14 @@ static bool copied_up(const struct explain *ex, char **why)
 	if (!is_upper(ex, st->top)) {
 		*why = xstrdup("no: not in the upper layer");
 		return false;
+	}
+	/* Renamed or linked since its copy-up: the copy recorded where it was. */
+	origin_path = st->p[st->top].origin_path;
+	if (origin_path && strcmp(origin_path, ex->upath + 1) != 0 &&
+	    (from = origin_layer(ex, origin_path)) >= 0) {
+		*why = xprintf("yes: from %s at /%s, renamed or linked here since", lname(ex, from),
+			       origin_path);
+		return true;
 	}
 	if (strcmp(ex->upath, "/") == 0 || !first_lower_is_entry(ex, st)) {
 		*why = xstrdup(strcmp(ex->upath, "/") == 0 ? "no: the root" :

@@ -340,6 +340,11 @@ test_explain_copied_up_file_after_a_write() {
         echo new > "$T/m/etc/new"
         explain "$T/m/etc/new"
         expect_match "new file" "copied up: no: it exists only in the upper layer" "$OUT"
+        # a copy renamed: its copy-up recorded where it was
+        mv "$T/m/etc/passwd" "$T/m/etc/passwd.old"
+        explain "$T/m/etc/passwd.old"
+        expect_match "renamed copy" "copied up: yes: from layer 0 \(base\) at /etc/passwd, renamed or linked here since" "$OUT"
+        expect_match "daemon, renamed copy" "daemon: file from upper, copied up: yes" "$OUT"
 }
 
 test_explain_init_layer_file() {
