@@ -207,22 +207,39 @@ static bool redirect_valid(const char *redirect)
 	return true;
 }
 
+/* Whether directory DIR takes part in LAYER. [tree] */
+static bool node_in_layer(const struct node *dir, int layer)
+{
+	uint16_t i;
+
+	for (i = 0; i < dir->ndl; i++)
+		if (dir->dl[i] == layer)
+			return true;
+	return false;
+}
+
 /* overlayfs' redirect_dir: the layers below LAYER hold DIR at REDIRECT, not
  * at its own path. Look it up there in each of them, top first, as overlayfs
  * does: a missing one is skipped, a whiteout or a non-directory on the way
  * stops, an opaque one (or one below an opaque directory) is the last, and
- * a further redirect moves on. */
+ * a further redirect moves on. A relative redirect names a sibling: a
+ * layer the parent takes no part in holds none (overlayfs looks only in
+ * the parent's own lower directories), whatever lies at the parent's
+ * name there. */
 static int follow_redirect(struct ufs *u, struct node *dir, int layer, const char *first)
 {
 	char *redirect = strdup(first);
 	int err = redirect ? 0 : -ENOMEM, j;
 
 	for (j = layer + 1; !err && j < u->nlayers && redirect_valid(redirect); j++) {
-		char *path = redirect_path_in(dir, j, redirect);
+		char *path;
 		struct redirect_way way;
 		struct wh_dirinfo info;
 		int fd;
 
+		if (redirect[0] != '/' && !node_in_layer(dir->parent, j))
+			continue;
+		path = redirect_path_in(dir, j, redirect);
 		if (!path) {
 			err = -ENOMEM;
 			break;
