@@ -393,11 +393,12 @@ int ufs_link(struct ufs *u, struct node *node, struct node *dir, const char *nam
 		return -EROFS;
 	if (node_is_dir(node))
 		return -EPERM;
-	/* The source must be in the upper layer to be linked there. */
+	/* The source must be in the upper layer to be linked there; a large
+	 * one is copied with the tree lock released, the mount served. */
 	pthread_rwlock_wrlock(&u->lock);
 	err = node->detached ? 0 : protattr_may_change(u, node);
 	if (!err)
-		err = copyup(u, node, true);
+		err = copyup_may_unlock(u, node, true);
 	/* The new name takes the number from here (new_entry_node). */
 	if (!err)
 		node_keep_number(node);

@@ -231,7 +231,7 @@ static int change_upper(struct ufs *u, struct node *node, const struct fileattr_
 			const union fileattr_value *old, const union fileattr_value *want)
 {
 	union fileattr_value cur;
-	int fd, err = copyup_meta(u, node, false);
+	int fd, err = copyup_meta(u, node, true);
 
 	if (err)
 		return err;

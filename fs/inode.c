@@ -430,7 +430,7 @@ static int change_xattr(struct ufs *u, struct node *node, const char *name,
 		at_close(u, &at);
 	}
 	if (!err)
-		err = copyup_meta(u, node, false);
+		err = copyup_meta(u, node, true);
 	if (!err)
 		err = at_open(u, node, u->upper, &at);
 	if (!err) {

@@ -75,11 +75,12 @@ int copyup(struct ufs *u, struct node *node, bool with_data);
  * copyup_may_unlock. */
 int copyup_meta(struct ufs *u, struct node *node, bool may_unlock);
 /* The same, for a caller that can have the tree lock released meanwhile
- * (an open for writing, a change of attributes): a file of at least this
- * size has its data copied unlocked, so that the mount keeps serving (any
- * file with data, unless -o volatile: the sync of its data takes long). The
- * node is checked again after: ENOENT if it was removed meanwhile; copied
- * up by someone else, that copy stands. */
+ * (an open for writing, a change of attributes or xattrs, a rename, a
+ * link): a file of at least this size has its data copied unlocked, so
+ * that the mount keeps serving (any file with data, unless -o volatile:
+ * the sync of its data takes long). The node is checked again after:
+ * ENOENT if it was removed meanwhile; copied up by someone else, that copy
+ * stands. */
 #define COPYUP_UNLOCKED_MIN (1 << 20)
 int copyup_may_unlock(struct ufs *u, struct node *node, bool with_data);
 /* The whole tree below DIR into the upper layer, which alone holds it from

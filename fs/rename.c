@@ -371,7 +371,9 @@ static int rename_protattr(struct ufs *u, const struct rename_op *op)
 	return err;
 }
 
-static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags)
+/* The two names and what lies at them, checked: 1 if the rename has
+ * nothing to do (two names of one file). */
+static int rename_find(struct ufs *u, struct rename_op *op, unsigned int flags)
 {
 	int err;
 
@@ -392,15 +394,45 @@ static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags
 	/* Two names of one file: rename(2) does nothing. */
 	if (op->dst && op->dst->type && (op->dst == op->src ||
 	    (!node_is_dir(op->src) && op->dst->vino == op->src->vino)))
-		return 0;
-	if (op->dst && op->dst->type && node_is_dir(op->dst) && !(flags & RENAME_EXCHANGE)) {
-		err = ufs_dir_empty(u, op->dst);
-		if (err)
-			return err;
+		return 1;
+	if (op->dst && op->dst->type && node_is_dir(op->dst) && !(flags & RENAME_EXCHANGE))
+		return ufs_dir_empty(u, op->dst);
+	return rename_protattr(u, op);
+}
+
+/* A lower file the rename moves, copied up first with the tree lock
+ * released (copyup_may_unlock): the mount is served while a large one is
+ * copied and synced, as kernel overlayfs serves every directory but the
+ * two the rename holds. 1 if one was: the tree may have changed meanwhile,
+ * and the names are looked up again. */
+static int rename_copy_files_first(struct ufs *u, struct rename_op *op, unsigned int flags)
+{
+	struct node *moved[2] = { op->src, flags & RENAME_EXCHANGE ? op->dst : NULL };
+	int i, err;
+
+	for (i = 0; i < 2; i++) {
+		struct node *file = moved[i];
+
+		if (!file || node_is_dir(file) || file->top == u->upper)
+			continue;
+		err = copyup_may_unlock(u, file, true);
+		return err < 0 ? err : 1;
 	}
-	err = rename_protattr(u, op);
-	if (!err)
-		err = copyup(u, op->dir, true);
+	return 0;
+}
+
+static int rename_locked(struct ufs *u, struct rename_op *op, unsigned int flags)
+{
+	int err, tries = 0;
+
+	/* Each round copies one file; two files at most, and a third round
+	 * should the tree have changed under a copy. */
+	do
+		err = rename_find(u, op, flags);
+	while (!err && tries++ < 3 && (err = rename_copy_files_first(u, op, flags)) == 1);
+	if (err)
+		return err < 0 ? err : 0;
+	err = copyup(u, op->dir, true);
 	if (!err)
 		err = copyup(u, op->newdir, true);
 	if (!err)

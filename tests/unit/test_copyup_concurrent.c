@@ -1,7 +1,7 @@
-/* A large file opened for writing, or given new attributes, is copied up
- * with the tree lock released (copyup_may_unlock): the rest of the mount
- * is served while its data is copied, and what happens to the file
- * meanwhile decides how the copy ends.
+/* A large file opened for writing, given new attributes or xattrs, renamed
+ * or linked is copied up with the tree lock released (copyup_may_unlock):
+ * the rest of the mount is served while its data is copied, and what
+ * happens to the file meanwhile decides how the copy ends.
  *
  * To catch a copy in the act, this test program defines copy_file_range
  * itself, and the program's own definition is the one the library calls:
@@ -85,6 +85,34 @@ static void *change_mode(void *arg)
 	struct stat attr = { .st_mode = S_IFREG | 0600 }, st;
 
 	o->err = ufs_setattr(o->u, o->node, &attr, UFS_SET_MODE, -1, &st);
+	return NULL;
+}
+
+static void *rename_big(void *arg)
+{
+	struct opener *o = arg;
+
+	o->err = ufs_rename(o->u, o->u->root, "big", o->u->root, "renamed", 0);
+	return NULL;
+}
+
+static void *link_big(void *arg)
+{
+	struct opener *o = arg;
+	struct node *out;
+	struct stat st;
+
+	o->err = ufs_link(o->u, o->node, o->u->root, "linked", &out, &st);
+	if (o->err == 0)
+		ufs_forget(o->u, out, 1);
+	return NULL;
+}
+
+static void *set_xattr_big(void *arg)
+{
+	struct opener *o = arg;
+
+	o->err = ufs_setxattr(o->u, o->node, "user.tag", "t", 1, 0);
 	return NULL;
 }
 
@@ -185,5 +213,60 @@ Test(copyup_concurrent, a_mode_change_copies_a_large_file_unlocked_too, .timeout
 	cr_assert_eq(o.err, 0);
 	cr_assert_eq(real_stat(fx, "upper/big").st_mode & 07777, 0600);
 	cr_assert_eq(real_stat(fx, "upper/big").st_size, BIG_SIZE);
+	cr_assert_str_eq(work_scratch(fx), "");
+}
+
+/* The mount served while ACTION copies "big" up, held half way; then the
+ * action done, the copy whole. */
+static struct fx *served_during(void *(*action)(void *))
+{
+	struct opener o;
+	struct fx *fx = big_copy_held(&o, action);
+
+	cr_assert_str_eq(u_read(fx, "other"), "other");
+	cr_assert_eq(u_create(fx, "made-meanwhile", "x"), 0);
+	finish_held(&o);
+	cr_assert_eq(o.err, 0);
+	cr_assert_str_eq(work_scratch(fx), "");
+	return fx;
+}
+
+Test(copyup_concurrent, a_rename_copies_a_large_file_unlocked, .timeout = 30)
+{
+	struct fx *fx = served_during(rename_big);
+
+	cr_assert_eq(real_stat(fx, "upper/renamed").st_size, BIG_SIZE);
+	cr_assert(real_is_whiteout(fx, "upper/big"));
+	cr_assert_eq(u_lookup_err(fx, "big"), -ENOENT);
+}
+
+Test(copyup_concurrent, a_link_copies_a_large_file_unlocked, .timeout = 30)
+{
+	struct fx *fx = served_during(link_big);
+
+	cr_assert_eq(real_stat(fx, "upper/linked").st_ino, real_stat(fx, "upper/big").st_ino);
+	cr_assert_eq(real_stat(fx, "upper/big").st_size, BIG_SIZE);
+}
+
+Test(copyup_concurrent, an_xattr_change_copies_a_large_file_unlocked, .timeout = 30)
+{
+	struct fx *fx = served_during(set_xattr_big);
+
+	cr_assert_str_eq(real_xattr(fx, "upper/big", "user.tag"), "t");
+	cr_assert_eq(real_stat(fx, "upper/big").st_size, BIG_SIZE);
+}
+
+/* Through the kernel the two directories are held meanwhile; the library
+ * alone answers as if the removal came first. */
+Test(copyup_concurrent, a_file_removed_during_its_renames_copy_is_not_renamed, .timeout = 30)
+{
+	struct opener o;
+	struct fx *fx = big_copy_held(&o, rename_big);
+
+	cr_assert_eq(u_unlink(fx, "big"), 0);
+	finish_held(&o);
+	cr_assert_eq(o.err, -ENOENT);
+	cr_assert_eq(u_lookup_err(fx, "renamed"), -ENOENT);
+	cr_assert(!real_exists(fx, "upper/renamed"));
 	cr_assert_str_eq(work_scratch(fx), "");
 }
