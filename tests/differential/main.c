@@ -38,7 +38,7 @@ struct config {
 	uint64_t first_seed;
 	unsigned seeds, ops, jobs, max_shrinks, shrink_runs, shrink_seconds, timeout;
 	unsigned marks;
-	bool selftest, keep, verbose, metacopy, forget;
+	bool selftest, keep, verbose, metacopy, forget, inodes;
 	const char *out_dir;
 	const char *replay;
 	bool replay_shrink;
@@ -123,6 +123,8 @@ static void usage(FILE *f)
 		"  UNIONFUSE_DIFF_FORGET=1     after each step the kernel drops its dentries and\n"
 		"                              inodes, and the FUSE side (-o evict_after=1) frees\n"
 		"                              what it forgot: later steps see rebuilt listings\n"
+		"  UNIONFUSE_DIFF_INODES=0     skip the check that the tested side, mounted again,\n"
+		"                              shows its files with the same inode numbers\n"
 		"  UNIONFUSE_DIFF_SHRINK=N     shrink at most N failing sequences (default 3)\n"
 		"  UNIONFUSE_DIFF_SHRINK_RUNS=N  runs allowed per shrink (default 500)\n"
 		"  UNIONFUSE_DIFF_SHRINK_SECONDS=S  time allowed per shrink (default 30)\n"
@@ -149,6 +151,7 @@ static int parse_config(int argc, char **argv, struct config *cfg)
 	cfg->selftest = env_unsigned("UNIONFUSE_DIFF_SELFTEST", 0) != 0;
 	cfg->metacopy = env_unsigned("UNIONFUSE_DIFF_METACOPY", 0) != 0;
 	cfg->forget = env_unsigned("UNIONFUSE_DIFF_FORGET", 0) != 0;
+	cfg->inodes = env_unsigned("UNIONFUSE_DIFF_INODES", 1) != 0;
 	cfg->keep = env_unsigned("UNIONFUSE_DIFF_KEEP", 0) != 0;
 	cfg->out_dir = env_or("UNIONFUSE_DIFF_OUT", ".");
 	cfg->marks = parse_marks(env_or("UNIONFUSE_DIFF_MARKERS", "all"));
@@ -306,6 +309,7 @@ static void worker(const struct config *cfg, struct shared *sh, unsigned id)
 	struct run_cfg rc = {
 		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name, .metacopy = cfg->metacopy,
 		.forget = cfg->forget,
+		.inodes = cfg->inodes,
 		.selftest = cfg->selftest, .dir = dir, .beat = &sh->worker[id].beat,
 	};
 	unsigned i;
@@ -450,6 +454,7 @@ static int replay(const struct config *cfg, struct testcase *tc)
 	struct run_cfg rc = {
 		.fuse_bin = cfg->bin, .fuse_name = cfg->bin_name, .metacopy = cfg->metacopy,
 		.forget = cfg->forget,
+		.inodes = cfg->inodes,
 		.selftest = cfg->selftest, .dir = dir, .trace = cfg->verbose,
 	};
 	enum run_status st;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inodes.h"
 #include "mount.h"
 #include "ops.h"
 #include "policy.h"
@@ -291,6 +292,35 @@ static bool cross_differs(struct ctx *c, enum fs_kind kind, const char *name,
 	return differ;
 }
 
+/* The tested side mounted again over the upper layer it wrote must show
+ * every file with the number it showed before (BEFORE, inodes_take), as
+ * kernel overlayfs does. */
+static bool remount_changes_numbers(struct ctx *c, const struct strbuf *before)
+{
+	struct strbuf after = { 0 }, d = { 0 };
+	bool differ = true;
+	int root;
+
+	if (mount_layers(c, c->b.kind, c->b.dir, c->b.dir, c->b.mnt))
+		return true;
+	root = open(c->b.mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root >= 0 && inodes_take(root, &after) == 0) {
+		differ = inodes_diff(sb_str(before), sb_str(&after), &d) > 0;
+		if (differ) {
+			sb_addf(c->report, "  %s mounted again shows other inode numbers:\n%s",
+				c->b.name, sb_str(&d));
+			set_sig(c, "inodes after remount");
+		}
+	}
+	if (root >= 0)
+		close(root);
+	sb_free(&after);
+	sb_free(&d);
+	if (unmount_checked(c, c->b.mnt))
+		differ = true;
+	return differ;
+}
+
 static bool crosswise_differs(struct ctx *c)
 {
 	/* Kernel overlayfs over b's upper: b must write what overlayfs reads;
@@ -359,6 +389,7 @@ enum run_status run_case(const struct run_cfg *cfg, const struct testcase *tc,
 			 struct strbuf *report, struct strbuf *sig)
 {
 	struct snapshot lowers[MAX_LOWER] = { 0 };
+	struct strbuf inodes = { 0 };
 	enum run_status st = RUN_SETUP_ERROR;
 	struct ctx c;
 
@@ -374,14 +405,20 @@ enum run_status run_case(const struct run_cfg *cfg, const struct testcase *tc,
 		goto out;
 	}
 	st = run_mounted(&c, lowers);
+	if (st == RUN_PASS && !c.diverged && cfg->inodes && inodes_take(c.b.root, &inodes))
+		st = RUN_SETUP_ERROR;
 	close_roots(&c);
 	if (unmount_checked(&c, c.a.mnt) | unmount_checked(&c, c.b.mnt))
 		st = RUN_SETUP_ERROR;
 	else if (st != RUN_SETUP_ERROR && lowers_changed(&c, lowers))
 		st = RUN_MISMATCH;
+	else if (st == RUN_PASS && !c.diverged && cfg->inodes &&
+		 remount_changes_numbers(&c, &inodes))
+		st = RUN_MISMATCH;
 	else if (st == RUN_PASS && !c.diverged && crosswise_differs(&c))
 		st = RUN_MISMATCH;
 out:
+	sb_free(&inodes);
 	for (int i = 0; i < MAX_LOWER; i++)
 		snapshot_free(&lowers[i]);
 	ctx_free(&c);

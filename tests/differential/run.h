@@ -14,6 +14,8 @@ struct run_cfg {
 	bool metacopy;          /* both sides copy metadata only for new attributes */
 	bool forget;            /* after every step the kernel forgets what it can,
 				 * and the FUSE side frees it (-o evict_after=1) */
+	bool inodes;            /* the tested side, mounted again, must show its
+				 * files with the same inode numbers */
 	const char *dir;        /* this worker's scratch directory */
 	bool trace;             /* print every operation's outcome on both sides */
 	volatile long *beat;    /* if set: CLOCK_MONOTONIC seconds of the latest
@@ -28,10 +30,12 @@ enum run_status {
 
 /* Builds both copies of the stack, mounts them, applies the operations to
  * both, comparing results and whole trees after each, and finally mounts
- * each upper layer under the other implementation. Stops at the first
+ * the tested side again (its files keep their inode numbers) and each
+ * upper layer under the other implementation. Stops at the first
  * mismatch, which it describes in report; if sig is not NULL, it receives a
  * short kind of that mismatch ("results rmdir ENOTEMPTY 0", "trees link",
- * "crosswise unionfuse") for the shrinker to hold on to. */
+ * "inodes after remount", "crosswise unionfuse") for the shrinker to hold
+ * on to. */
 enum run_status run_case(const struct run_cfg *cfg, const struct testcase *tc,
 			 struct strbuf *report, struct strbuf *sig);
 
