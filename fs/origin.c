@@ -87,21 +87,32 @@ static int origin_encode(int dirfd, const char *name, const unsigned char uuid[1
 	return FB_FID + (int)h.fh.handle_bytes;
 }
 
-/* Record, on the copy NAME of DIRFD of the non-directory NODE, where the
- * lower entry it came from lies in LAYER. The path only helps find that
- * entry again: where it does not fit (longer than PATH_MAX, or than the
- * upper filesystem takes in an xattr), the copy goes without it, as one
- * overlayfs made. */
-static int origin_record_path(struct node *node, int layer, int dirfd, const char *name)
+/* Where NODE lies in LAYER: a directory may lie elsewhere than below its
+ * parent's path there (an overlayfs redirect). NULL on ENOMEM. */
+static char *entry_layer_path(struct node *node, int layer)
 {
-	char *dir = node_layer_path(node->parent, layer), *path = NULL;
-	int err = 0;
+	char *dir, *path = NULL;
 
+	if (node_is_dir(node))
+		return node_layer_path(node, layer);
+	dir = node_layer_path(node->parent, layer);
 	if (dir && strcmp(dir, ".") == 0)
 		path = strdup(node->name);
 	else if (dir && asprintf(&path, "%s/%s", dir, node->name) < 0)
 		path = NULL;
 	free(dir);
+	return path;
+}
+
+/* Record, on the copy NAME of DIRFD of NODE, where the lower entry it came
+ * from lies in LAYER. The path only helps find that entry again: where it
+ * does not fit (longer than PATH_MAX, or than the upper filesystem takes
+ * in an xattr), the copy goes without it, as one overlayfs made. */
+static int origin_record_path(struct node *node, int layer, int dirfd, const char *name)
+{
+	char *path = entry_layer_path(node, layer);
+	int err = 0;
+
 	if (!path)
 		return -ENOMEM;
 	if (strlen(path) < PATH_MAX)
@@ -130,7 +141,7 @@ int origin_record(struct ufs *u, struct node *node, const struct at *src, int di
 	 * symlink, a filesystem without xattrs). */
 	if (len == -EOPNOTSUPP)
 		return 0;
-	if (!len && !S_ISDIR(node->type))
+	if (!len)
 		len = origin_record_path(node, layer, dirfd, name);
 	return len < 0 ? len : 1;
 }
@@ -196,8 +207,9 @@ static bool origin_same(const unsigned char *stored, ssize_t len, const unsigned
 	return memcmp(stored + FB_FID, here + FB_FID, (size_t)(len - FB_FID)) == 0;
 }
 
-/* Whether NAME of DIRFD, an entry of LAYER, is the single-link entry of
- * type TYPE that the origin STORED (LEN bytes) names; its number in *INO. */
+/* Whether NAME of DIRFD, an entry of LAYER, is the entry of type TYPE
+ * that the origin STORED (LEN bytes) names, a directory or a single-link
+ * file; its number in *INO. */
 static bool lower_entry_is_origin(struct ufs *u, int layer, int dirfd, const char *name,
 				  mode_t type, const unsigned char *stored, ssize_t len, ino_t *ino)
 {
@@ -206,7 +218,7 @@ static bool lower_entry_is_origin(struct ufs *u, int layer, int dirfd, const cha
 	int here_len;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (st.st_mode & S_IFMT) != type || st.st_nlink != 1)
+	    (st.st_mode & S_IFMT) != type || (!S_ISDIR(type) && st.st_nlink != 1))
 		return false;
 	here_len = origin_encode(dirfd, name, u->layers[layer].uuid, here);
 	if (here_len <= 0 || !origin_same(stored, len, here, here_len))
@@ -284,23 +296,55 @@ static int lower_dir_fd(struct ufs *u, struct node *dir, int layer, struct lower
 	return kept->fd;
 }
 
-/* E, a directory of DIR's upper copy with one of its name below: the
- * number of the directory below if the two merge. */
-static int settle_dir(struct ufs *u, struct node *e)
+/* E, an entry of DIR's upper copy (UPPERFD) with the origin STORED (LEN
+ * bytes): its lower entry where its copy-up recorded it was. */
+static bool origin_found_recorded(struct ufs *u, struct node *e, int upperfd,
+				  const unsigned char *stored, ssize_t len, int *layer, ino_t *ino)
 {
+	char path[PATH_MAX];
+	ssize_t path_len = overlay_xattr_get(upperfd, e->name, ORIGIN_PATH_KEY, path,
+					     sizeof(path) - 1);
+
+	if (path_len <= 0 || memchr(path, '\0', (size_t)path_len))
+		return false;
+	path[path_len] = '\0';
+	return origin_found_at_path(u, e, path, stored, len, layer, ino);
+}
+
+static void settle_at(struct ufs *u, struct node *e, int layer, ino_t ino)
+{
+	e->vino = ufs_vino(u, u->layers[layer].dev, ino);
+	e->vino_below = true;
+}
+
+/* E, a directory of DIR's upper copy (UPPERFD): the number of the
+ * directory below of its name if the two merge, or, where DIR holds moved
+ * copies (MOVED), that of the one it was copied from, a directory copied
+ * up whole to move (it merges with nothing). */
+static int settle_dir(struct ufs *u, struct node *e, int upperfd, bool moved)
+{
+	unsigned char stored[ORIGIN_MAX];
 	bool merged = false;
-	int err;
+	ssize_t len;
+	int err = 0, layer;
+	ino_t ino;
 
 	/* A directory overlayfs redirected shows its upper number: the union
 	 * would have to follow the redirect for every listing. */
-	if (e->ndl < 2)
+	if (e->seen_lower && e->lower_positive && e->ndl >= 2)
+		err = ufs_dir_top_merges(u, e, &merged);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (merged) {
+		settle_at(u, e, e->dl[1], e->lower_ino);
 		return 0;
-	err = ufs_dir_top_merges(u, e, &merged);
-	if (!err && merged) {
-		e->vino = ufs_vino(u, u->layers[e->dl[1]].dev, e->lower_ino);
-		e->vino_below = true;
 	}
-	return err == -ENOENT ? 0 : err;
+	if (!moved)
+		return 0;
+	len = overlay_xattr_get(upperfd, e->name, "origin", stored, sizeof(stored));
+	if (len > 0 && origin_found_recorded(u, e, upperfd, stored, len, &layer, &ino))
+		settle_at(u, e, layer, ino);
+	return 0;
 }
 
 /* E, a non-directory of DIR's upper copy (UPPERFD, marked impure): the
@@ -311,9 +355,7 @@ static int settle_file(struct ufs *u, struct node *dir, struct node *e, int uppe
 		       bool moved, struct lower_dir *lower)
 {
 	unsigned char stored[ORIGIN_MAX];
-	char path[PATH_MAX];
 	ssize_t len = overlay_xattr_get(upperfd, e->name, "origin", stored, sizeof(stored));
-	ssize_t path_len;
 	struct stat st;
 	int layer = e->lower_layer, fd;
 	bool found = false;
@@ -331,18 +373,10 @@ static int settle_file(struct ufs *u, struct node *dir, struct node *e, int uppe
 			st.st_nlink == 1 &&
 			lower_entry_is_origin(u, layer, fd, e->name, e->type, stored, len, &ino);
 	}
-	if (!found && moved) {
-		path_len = overlay_xattr_get(upperfd, e->name, ORIGIN_PATH_KEY, path,
-					     sizeof(path) - 1);
-		if (path_len > 0 && !memchr(path, '\0', (size_t)path_len)) {
-			path[path_len] = '\0';
-			found = origin_found_at_path(u, e, path, stored, len, &layer, &ino);
-		}
-	}
-	if (found) {
-		e->vino = ufs_vino(u, u->layers[layer].dev, ino);
-		e->vino_below = true;
-	}
+	if (!found && moved)
+		found = origin_found_recorded(u, e, upperfd, stored, len, &layer, &ino);
+	if (found)
+		settle_at(u, e, layer, ino);
 	return 0;
 }
 
@@ -377,7 +411,7 @@ static bool may_settle(const struct ufs *u, const struct node *e, bool impure, b
 	if (e->top != u->upper || e->type == 0)
 		return false;
 	if (S_ISDIR(e->type))
-		return same_name;
+		return same_name || moved;
 	return impure && (same_name || moved);
 }
 
@@ -397,7 +431,7 @@ int origin_settle_view(struct ufs *u, struct node *dir, bool impure)
 		if (self.dirfd < 0)
 			err = at_open_self(u, dir, u->upper, &self);
 		if (!err && S_ISDIR(e->type))
-			err = settle_dir(u, e);
+			err = settle_dir(u, e, self.dirfd, moved);
 		else if (!err)
 			err = settle_file(u, dir, e, self.dirfd, moved, &lower);
 	}
@@ -406,4 +440,38 @@ int origin_settle_view(struct ufs *u, struct node *dir, bool impure)
 	if (lower.fd >= 0)
 		close(lower.fd);
 	return err;
+}
+
+int origin_keep_merged(struct ufs *u, struct node *dir)
+{
+	unsigned char here[ORIGIN_MAX], stored[ORIGIN_MAX];
+	int layer = dir->ndl > 1 ? dir->dl[1] : -1, here_len, fd, err;
+	struct at up;
+	ssize_t len;
+
+	if (dir->top != u->upper || layer < 0 || !dir->vino_below)
+		return 0;
+	err = at_open_dir(u, dir, layer, O_PATH, &fd);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	here_len = origin_encode(fd, ".", u->layers[layer].uuid, here);
+	close(fd);
+	if (here_len == -EOPNOTSUPP || here_len == -EOVERFLOW)
+		return 0;
+	if (here_len < 0)
+		return here_len;
+	err = at_open(u, dir, u->upper, &up);
+	if (err)
+		return err;
+	len = overlay_xattr_get(up.dirfd, up.name, "origin", stored, sizeof(stored));
+	if (len > 0 && !origin_same(stored, len, here, here_len))
+		goto out;       /* the copy of another directory: its own stands */
+	err = origin_mark_impure(dir->parent, up.dirfd, ".");
+	if (!err && len <= 0)
+		err = overlay_xattr_set(up.dirfd, up.name, "origin", here, (size_t)here_len);
+	if (!err)
+		err = origin_record_path(dir, layer, up.dirfd, up.name);
+out:
+	at_close(u, &up);
+	return err == -EOPNOTSUPP ? 0 : err;
 }

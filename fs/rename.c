@@ -130,14 +130,20 @@ static int mark_if_needed(struct ufs *u, struct node *node, bool opaque, bool lo
 /* A copy whose number comes from below keeps it after a remount only where
  * a view built will look for its lower entry where its copy-up found it
  * (origin.c): NODE, about to move from NAME of UDIRFD into NEWDIR
- * (NEWUDIRFD), marks NEWDIR if a file, itself if a directory copied up
- * whole (TREE_COPIED: it holds such copies, whose paths all change). */
+ * (NEWUDIRFD), marks NEWDIR, and, a directory copied up whole
+ * (TREE_COPIED), itself: it holds such copies, whose paths all change (a
+ * directory moved again carries its mark). */
 static int mark_moved_copy(struct node *node, bool tree_copied, int udirfd, const char *name,
 			   struct node *newdir, int newudirfd)
 {
-	if (node_is_dir(node))
-		return tree_copied ? origin_mark_moved(node, udirfd, name) : 0;
-	return node->vino_below ? origin_mark_moved(newdir, newudirfd, ".") : 0;
+	int err;
+
+	if (!node->vino_below && !tree_copied)
+		return 0;
+	err = origin_mark_moved(newdir, newudirfd, ".");
+	if (!err && node_is_dir(node))
+		err = origin_mark_moved(node, udirfd, name);
+	return err;
 }
 
 static void trace_rename(struct ufs *u, struct rename_op *op, bool exchange, int old_wh)

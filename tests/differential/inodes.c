@@ -1,5 +1,4 @@
-/* The inode numbers of a tree's files (see inodes.h). Directories are left
- * out, a deliberate difference listed in policy.c. */
+/* The inode numbers of a tree's entries (see inodes.h). */
 #include "inodes.h"
 
 #include <dirent.h>
@@ -27,7 +26,18 @@ static void lines_add(struct lines *l, char *line)
 	l->v[l->n++] = line;
 }
 
-/* Every non-directory below the directory fd DIR, whose path is PREFIX. */
+/* The line of PATH, numbered INO. */
+static void add(struct lines *out, const char *path, ino_t ino)
+{
+	struct strbuf line = { 0 };
+
+	/* Quoted: a generated name may hold a space or a newline. */
+	sb_add_quoted(&line, path);
+	sb_addf(&line, " %" PRIuMAX, (uintmax_t)ino);
+	lines_add(out, line.s);
+}
+
+/* Every entry below the directory fd DIR, whose path is PREFIX. */
 static int walk(int dir, const char *prefix, struct lines *out)
 {
 	DIR *d = fdopendir(dir);
@@ -51,14 +61,10 @@ static int walk(int dir, const char *prefix, struct lines *out)
 			int fd = openat(dirfd(d), de->d_name,
 					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
+			add(out, path, st.st_ino);
 			err = fd < 0 ? -errno : walk(fd, path, out);
 		} else {
-			struct strbuf line = { 0 };
-
-			/* Quoted: a generated name may hold a space or a newline. */
-			sb_add_quoted(&line, path);
-			sb_addf(&line, " %" PRIuMAX, (uintmax_t)st.st_ino);
-			lines_add(out, line.s);
+			add(out, path, st.st_ino);
 		}
 		free(path);
 	}

@@ -124,7 +124,7 @@ static void usage(FILE *f)
 		"                              inodes, and the FUSE side (-o evict_after=1) frees\n"
 		"                              what it forgot: later steps see rebuilt listings\n"
 		"  UNIONFUSE_DIFF_INODES=0     skip the check that the tested side, mounted again,\n"
-		"                              shows its files with the same inode numbers\n"
+		"                              shows its entries with the same inode numbers\n"
 		"  UNIONFUSE_DIFF_SHRINK=N     shrink at most N failing sequences (default 3)\n"
 		"  UNIONFUSE_DIFF_SHRINK_RUNS=N  runs allowed per shrink (default 500)\n"
 		"  UNIONFUSE_DIFF_SHRINK_SECONDS=S  time allowed per shrink (default 30)\n"

@@ -21,11 +21,6 @@ static const struct deliberate deliberate[] = {
 	{ "st_ino", "each mount numbers inodes its own way (overlayfs xino/real inode, "
 		    "FUSE node ids); equality of names that are hard links shows in st_nlink "
 		    "and in content after a write" },
-	{ "st_ino of directories after a remount", "the tested side mounted again must "
-		"show each file with the number it showed before (inodes.c), but not each "
-		"directory: unionfuse renames a directory with lower content by copying it "
-		"up whole, and it keeps the number it had below for the mount, its upper "
-		"copy's after; kernel overlayfs records a redirect instead" },
 	{ "st_dev", "two different mounts" },
 	{ "st_atime", "reads through either mount update atime at different instants "
 		      "(relatime, FUSE noatime)" },

@@ -293,7 +293,7 @@ static bool cross_differs(struct ctx *c, enum fs_kind kind, const char *name,
 }
 
 /* The tested side mounted again over the upper layer it wrote must show
- * every file with the number it showed before (BEFORE, inodes_take), as
+ * every entry with the number it showed before (BEFORE, inodes_take), as
  * kernel overlayfs does. */
 static bool remount_changes_numbers(struct ctx *c, const struct strbuf *before)
 {

@@ -15,7 +15,7 @@ struct run_cfg {
 	bool forget;            /* after every step the kernel forgets what it can,
 				 * and the FUSE side frees it (-o evict_after=1) */
 	bool inodes;            /* the tested side, mounted again, must show its
-				 * files with the same inode numbers */
+				 * entries with the same inode numbers */
 	const char *dir;        /* this worker's scratch directory */
 	bool trace;             /* print every operation's outcome on both sides */
 	volatile long *beat;    /* if set: CLOCK_MONOTONIC seconds of the latest
@@ -30,7 +30,7 @@ enum run_status {
 
 /* Builds both copies of the stack, mounts them, applies the operations to
  * both, comparing results and whole trees after each, and finally mounts
- * the tested side again (its files keep their inode numbers) and each
+ * the tested side again (its entries keep their inode numbers) and each
  * upper layer under the other implementation. Stops at the first
  * mismatch, which it describes in report; if sig is not NULL, it receives a
  * short kind of that mismatch ("results rmdir ENOTEMPTY 0", "trees link",

@@ -205,18 +205,59 @@ Test(origin, a_copy_moved_to_another_directory_keeps_its_lower_st_ino_after_a_re
 Test(origin, copies_in_a_moved_directory_keep_their_lower_st_ino_after_a_remount)
 {
 	struct fx *fx = fx_new(1);
-	ino_t f, g;
+	ino_t d, sub, f, g;
 
 	put_file(fx, "l0/d/f", "f");
 	put_file(fx, "l0/d/sub/g", "g");
 	fx_mount(fx);
+	d = ino_of(fx, "d");
+	sub = ino_of(fx, "d/sub");
 	f = ino_of(fx, "d/f");
 	g = ino_of(fx, "d/sub/g");
 	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	cr_assert_eq(ino_of(fx, "e"), d);
 	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "e"), d);
+	cr_assert_eq(ino_of(fx, "e/sub"), sub);
 	cr_assert_eq(ino_of(fx, "e/f"), f);
 	cr_assert_eq(ino_of(fx, "e/sub/g"), g);
+	cr_assert_eq(u_expect_listing_inos(fx, ""), 1);
+	cr_assert_eq(u_expect_listing_inos(fx, "e"), 2);
 	cr_assert_eq(u_expect_listing_inos(fx, "e/sub"), 1);
+}
+
+/* Moved again, it is a directory of the upper layer alone: where it lands
+ * is marked too. */
+Test(origin, a_directory_moved_twice_keeps_its_lower_st_ino_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	ino_t d;
+
+	put_dir(fx, "l0/d");
+	put_dir(fx, "l0/b");
+	fx_mount(fx);
+	d = ino_of(fx, "d");
+	cr_assert_eq(u_rename(fx, "d", "b/d", 0), 0);
+	cr_assert_eq(u_rename(fx, "b/d", "a", 0), 0);
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "a"), d);
+}
+
+/* Moved over a name a lower directory holds, it merges with nothing there
+ * (copied whole, it is opaque), and keeps the number of its own origin. */
+Test(origin, a_directory_moved_over_a_lower_name_keeps_its_own_st_ino_after_a_remount)
+{
+	struct fx *fx = fx_new(1);
+	ino_t d;
+
+	put_file(fx, "l0/d/f", "f");
+	put_dir(fx, "l0/e");
+	fx_mount(fx);
+	d = ino_of(fx, "d");
+	cr_assert_eq(u_rename(fx, "d", "e", 0), 0);
+	fx_remount(fx);
+	cr_assert_eq(ino_of(fx, "e"), d);
+	cr_assert_neq(ino_of(fx, "e"), real_stat(fx, "l0/e").st_ino);
 }
 
 Test(origin, names_of_a_copy_in_two_directories_show_its_lower_number_after_a_remount)
@@ -261,7 +302,7 @@ Test(origin, only_a_directory_a_copy_moved_into_is_marked_as_holding_moved_copie
 	cr_assert_str_eq(real_xattr(fx, "upper/c", "trusted.overlay.impure"), "y");
 }
 
-/* The path is the lower entry's in its layer, for a non-directory only. */
+/* The path is the lower entry's in its layer. */
 Test(origin, the_copy_records_where_its_lower_entry_lies)
 {
 	struct fx *fx = fx_new(1);
@@ -272,7 +313,8 @@ Test(origin, the_copy_records_where_its_lower_entry_lies)
 	cr_assert_str_eq(real_xattr(fx, "upper/d/e/f", "trusted.overlay.unionfuse.origin_path"),
 			 "d/e/f");
 	cr_assert_not_null(real_xattr(fx, "upper/d/e", "trusted.overlay.origin"));
-	cr_assert_null(real_xattr(fx, "upper/d/e", "trusted.overlay.unionfuse.origin_path"));
+	cr_assert_str_eq(real_xattr(fx, "upper/d/e", "trusted.overlay.unionfuse.origin_path"),
+			 "d/e");
 }
 
 /* An upper layer as overlayfs leaves it: the origin without the union's
