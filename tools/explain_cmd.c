@@ -40,7 +40,7 @@ struct probe {
 	bool xwhiteouts;        /* directory: overlay.opaque=x */
 	char *redirect;         /* directory: overlay.redirect */
 	char *where;            /* set when read elsewhere than at its own path (a redirect) */
-	char *origin_path;      /* not a directory: where its copy-up found it below
+	char *origin_path;      /* where its copy-up found it below
 				 * (overlay.unionfuse.origin_path) */
 	int err;                /* H_ERROR */
 };
@@ -220,6 +220,7 @@ static void probe(int rootfd, const char *dirpath, const char *name, struct prob
 		} else if (S_ISDIR(st.st_mode)) {
 			p->holds = H_DIR;
 			probe_dir(dirfd, name, p);
+			probe_origin_path(dirfd, name, p);
 		} else if (S_ISLNK(st.st_mode)) {
 			char buf[4096];
 			ssize_t len = readlinkat(dirfd, name, buf, sizeof(buf) - 1);
@@ -869,8 +870,8 @@ static bool copied_up(const struct explain *ex, char **why)
 	origin_path = st->p[st->top].origin_path;
 	if (origin_path && strcmp(origin_path, ex->upath + 1) != 0 &&
 	    (from = origin_layer(ex, origin_path)) >= 0) {
-		*why = xprintf("yes: from %s at /%s, renamed or linked here since", lname(ex, from),
-			       origin_path);
+		*why = xprintf("yes: from %s at /%s, %s here since", lname(ex, from), origin_path,
+			       st->p[st->top].holds == H_DIR ? "renamed" : "renamed or linked");
 		return true;
 	}
 	if (strcmp(ex->upath, "/") == 0 || !first_lower_is_entry(ex, st)) {

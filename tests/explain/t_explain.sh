@@ -345,6 +345,11 @@ test_explain_copied_up_file_after_a_write() {
         explain "$T/m/etc/passwd.old"
         expect_match "renamed copy" "copied up: yes: from layer 0 \(base\) at /etc/passwd, renamed or linked here since" "$OUT"
         expect_match "daemon, renamed copy" "daemon: file from upper, copied up: yes" "$OUT"
+        # a directory renamed: copied up whole, and told so
+        mkdir "$T/m/usr"
+        mv "$T/m/etc" "$T/m/usr/etc"
+        explain "$T/m/usr/etc"
+        expect_match "renamed directory" "copied up: yes: from layer 0 \(base\) at /etc, renamed here since" "$OUT"
 }
 
 test_explain_init_layer_file() {
