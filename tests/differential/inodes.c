@@ -85,7 +85,8 @@ int inodes_take(int root, struct strbuf *out)
 	int fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err = fd < 0 ? -errno : walk(fd, "", &l);
 
-	qsort(l.v, l.n, sizeof(*l.v), by_path);
+	if (l.n)        /* an empty tree: no array at all */
+		qsort(l.v, l.n, sizeof(*l.v), by_path);
 	for (size_t i = 0; i < l.n; i++) {
 		sb_add(out, l.v[i]);
 		sb_add(out, "\n");
