@@ -959,13 +959,10 @@ static int tree_copy(struct ufs *u, struct node *dir, struct link_seen **seen,
 {
 	struct node *child, *tmp;
 	struct stat before;
-	bool merged_upper = dir->top == u->upper;
 	int err = copyup(u, dir, true);
 
-	/* Copied before, it may have no origin: it is given the one whose
-	 * number it shows while it merges. */
-	if (!err && merged_upper)
-		err = origin_keep_merged(u, dir);
+	if (!err)
+		err = origin_keep_for_move(u, dir);
 	if (!err)
 		err = dir_times(u, dir, &before);
 	if (!err)

@@ -55,6 +55,12 @@ enum { FB_VERSION, FB_MAGIC, FB_LEN, FB_FLAGS, FB_TYPE, FB_UUID, FB_FID = FB_UUI
  * mark of a directory holding copies moved or linked since their copy-up. */
 #define ORIGIN_PATH_KEY "unionfuse.origin_path"
 #define MOVED_KEY "unionfuse.moved"
+/* The longest path recorded. A file's xattrs share one block on ext4 (4
+ * KiB): the union's bookkeeping must leave the room to its user's own (and
+ * to its own marks: a directory's path, near 4 KiB deep in a tree, left
+ * none for overlay.impure). overlayfs bounds its redirects likewise
+ * (redirect_max). */
+#define ORIGIN_PATH_RECORDED_MAX 1024
 
 /* A handle as name_to_handle_at gives it, with room for the largest. */
 struct origin_handle {
@@ -106,8 +112,9 @@ static char *entry_layer_path(struct node *node, int layer)
 
 /* Record, on the copy NAME of DIRFD of NODE, where the lower entry it came
  * from lies in LAYER. The path only helps find that entry again: where it
- * does not fit (longer than PATH_MAX, or than the upper filesystem takes
- * in an xattr), the copy goes without it, as one overlayfs made. */
+ * does not fit (longer than ORIGIN_PATH_RECORDED_MAX, or than the upper
+ * filesystem takes in an xattr), the copy goes without it, as one
+ * overlayfs made. */
 static int origin_record_path(struct node *node, int layer, int dirfd, const char *name)
 {
 	char *path = entry_layer_path(node, layer);
@@ -115,7 +122,7 @@ static int origin_record_path(struct node *node, int layer, int dirfd, const cha
 
 	if (!path)
 		return -ENOMEM;
-	if (strlen(path) < PATH_MAX)
+	if (strlen(path) <= ORIGIN_PATH_RECORDED_MAX)
 		err = overlay_xattr_set(dirfd, name, ORIGIN_PATH_KEY, path, strlen(path));
 	free(path);
 	if (err == -EOPNOTSUPP || err == -E2BIG || err == -ENOSPC || err == -ERANGE)
@@ -141,7 +148,8 @@ int origin_record(struct ufs *u, struct node *node, const struct at *src, int di
 	 * symlink, a filesystem without xattrs). */
 	if (len == -EOPNOTSUPP)
 		return 0;
-	if (!len)
+	/* A directory's, only should it move (origin_keep_for_move). */
+	if (!len && !node_is_dir(node))
 		len = origin_record_path(node, layer, dirfd, name);
 	return len < 0 ? len : 1;
 }
@@ -301,7 +309,7 @@ static int lower_dir_fd(struct ufs *u, struct node *dir, int layer, struct lower
 static bool origin_found_recorded(struct ufs *u, struct node *e, int upperfd,
 				  const unsigned char *stored, ssize_t len, int *layer, ino_t *ino)
 {
-	char path[PATH_MAX];
+	char path[ORIGIN_PATH_RECORDED_MAX + 1];
 	ssize_t path_len = overlay_xattr_get(upperfd, e->name, ORIGIN_PATH_KEY, path,
 					     sizeof(path) - 1);
 
@@ -442,7 +450,7 @@ int origin_settle_view(struct ufs *u, struct node *dir, bool impure)
 	return err;
 }
 
-int origin_keep_merged(struct ufs *u, struct node *dir)
+int origin_keep_for_move(struct ufs *u, struct node *dir)
 {
 	unsigned char here[ORIGIN_MAX], stored[ORIGIN_MAX];
 	int layer = dir->ndl > 1 ? dir->dl[1] : -1, here_len, fd, err;

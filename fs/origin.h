@@ -21,12 +21,12 @@ struct at;
  * [tree] */
 int origin_record(struct ufs *u, struct node *node, const struct at *src, int dirfd,
 		  const char *name);
-/* DIR, an upper directory that merges with the one of the layer below
- * whose number it shows, is about to stop merging (copied up whole to
- * move): record that directory as its origin, and where it lies, unless it
- * has another, so that it keeps that number after a remount. [tree
- * exclusive] */
-int origin_keep_merged(struct ufs *u, struct node *dir);
+/* DIR, a directory of a tree copied up whole to move, in the upper layer
+ * and merging with the directory below whose number it shows, is about to
+ * stop merging: record that directory as its origin unless it has another
+ * (one made before copy-ups recorded it), and where it lies, so that it
+ * keeps that number after a remount. [tree exclusive] */
+int origin_keep_for_move(struct ufs *u, struct node *dir);
 /* Mark DIR, the upper directory NAME of DIRFD, as holding entries with an
  * origin (once a mount). [tree exclusive] */
 int origin_mark_impure(struct node *dir, int dirfd, const char *name);

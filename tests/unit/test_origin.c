@@ -302,19 +302,44 @@ Test(origin, only_a_directory_a_copy_moved_into_is_marked_as_holding_moved_copie
 	cr_assert_str_eq(real_xattr(fx, "upper/c", "trusted.overlay.impure"), "y");
 }
 
-/* The path is the lower entry's in its layer. */
+/* The path is the lower entry's in its layer; a directory's is recorded
+ * only when it moves. */
 Test(origin, the_copy_records_where_its_lower_entry_lies)
 {
+	static const char *key = "trusted.overlay.unionfuse.origin_path";
 	struct fx *fx = fx_new(1);
 
 	put_file(fx, "l0/d/e/f", "data");
 	fx_mount(fx);
 	append(fx, "d/e/f");
-	cr_assert_str_eq(real_xattr(fx, "upper/d/e/f", "trusted.overlay.unionfuse.origin_path"),
-			 "d/e/f");
+	cr_assert_str_eq(real_xattr(fx, "upper/d/e/f", key), "d/e/f");
 	cr_assert_not_null(real_xattr(fx, "upper/d/e", "trusted.overlay.origin"));
-	cr_assert_str_eq(real_xattr(fx, "upper/d/e", "trusted.overlay.unionfuse.origin_path"),
-			 "d/e");
+	cr_assert_null(real_xattr(fx, "upper/d/e", key));
+	cr_assert_eq(u_rename(fx, "d", "moved", 0), 0);
+	cr_assert_str_eq(real_xattr(fx, "upper/moved", key), "d");
+	cr_assert_str_eq(real_xattr(fx, "upper/moved/e", key), "d/e");
+}
+
+/* A path too long to leave a file's xattr space to its user is not
+ * recorded: the copy is made, and keeps its number for the mount. */
+Test(origin, a_path_over_a_kilobyte_is_not_recorded)
+{
+	char deep[1200] = "", lower[1300], upper[1300];
+	struct fx *fx = fx_new(1);
+	ino_t f;
+
+	while (strlen(deep) < 1100)
+		strcat(deep, "directory-name-of-forty-bytes-or-so-xx/");
+	strcat(deep, "f");
+	snprintf(lower, sizeof(lower), "l0/%s", deep);
+	snprintf(upper, sizeof(upper), "upper/%s", deep);
+	put_file(fx, lower, "data");
+	fx_mount(fx);
+	f = ino_of(fx, deep);
+	append(fx, deep);
+	cr_assert_eq(ino_of(fx, deep), f);
+	cr_assert_not_null(real_xattr(fx, upper, "trusted.overlay.origin"));
+	cr_assert_null(real_xattr(fx, upper, "trusted.overlay.unionfuse.origin_path"));
 }
 
 /* An upper layer as overlayfs leaves it: the origin without the union's
