@@ -2,6 +2,7 @@
 #include "whiteout.h"
 
 #include "layers.h"
+#include "xattrat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,18 +22,21 @@ static const char *const impure_xattrs[] = { "trusted.overlay.impure", "user.ove
 static const char *const overlay_prefixes[] = { "trusted.overlay.", "user.overlay." };
 
 /* Where one file's xattrs are read: through FD itself when it was opened
- * for reading (one plain call), else through PATH, its /proc name (an
- * O_PATH fd has no f*xattr, and the walk of /proc costs several times
- * more: it was a quarter of the daemon's time in a 64-layer walk). */
+ * for reading (one plain call), else as NAME of DIRFD (xattrat.c: an
+ * O_PATH fd has no f*xattr, and the walk of /proc, where the kernel has no
+ * getxattrat, costs several times more: it was a quarter of the daemon's
+ * time in a 64-layer walk). */
 struct xattr_src {
-	int fd;                   /* < 0: use PATH */
-	char path[LAYER_PROC_PATH_MAX];
+	int fd;                   /* < 0: use DIRFD and NAME */
+	int dirfd;
+	const char *name;
 };
 
 static void xattr_src_at(struct xattr_src *src, int dirfd, const char *name)
 {
 	src->fd = -1;
-	layer_proc_path(dirfd, name, src->path);
+	src->dirfd = dirfd;
+	src->name = name;
 }
 
 static void xattr_src_of_dir(struct xattr_src *src, int dirfd)
@@ -45,7 +49,7 @@ static ssize_t xattr_src_get(const struct xattr_src *src, const char *name, void
 			     size_t size)
 {
 	return src->fd >= 0 ? fgetxattr(src->fd, name, value, size)
-			    : lgetxattr(src->path, name, value, size);
+			    : xattrat_get(src->dirfd, src->name, name, value, size);
 }
 
 /* The names of a file's xattrs. Most entries of a layer have none, and one
@@ -63,7 +67,7 @@ static void xattr_names_read(struct xattr_src *src, struct xattr_names *xn)
 			return;
 		src->fd = -1;     /* an O_PATH fd: go through /proc */
 	}
-	xn->len = llistxattr(src->path, xn->list, sizeof(xn->list));
+	xn->len = xattrat_list(src->dirfd, src->name, xn->list, sizeof(xn->list));
 }
 
 /* Whether NAME may be set: surely not if the listing lacks it. */
@@ -204,13 +208,12 @@ bool xattr_is_private(const char *name)
 int overlay_xattr_set(int dirfd, const char *name, const char *key, const void *value,
 		      size_t len)
 {
-	char path[LAYER_PROC_PATH_MAX], xname[64];
+	char xname[64];
 	size_t i;
 
-	layer_proc_path(dirfd, name, path);
 	for (i = 0; i < sizeof(overlay_prefixes) / sizeof(overlay_prefixes[0]); i++) {
 		snprintf(xname, sizeof(xname), "%s%s", overlay_prefixes[i], key);
-		if (lsetxattr(path, xname, value, len, 0) == 0)
+		if (xattrat_set(dirfd, name, xname, value, len, 0) == 0)
 			return 0;
 		/* EPERM: not root for trusted.*, or user.* on a symlink. */
 		if (errno != EPERM && errno != ENOTSUP)
@@ -237,14 +240,13 @@ int overlay_xattr_remove(int dirfd, const char *name, const char *key)
 ssize_t overlay_xattr_get(int dirfd, const char *name, const char *key, void *value,
 			  size_t size)
 {
-	char path[LAYER_PROC_PATH_MAX], xname[64];
+	char xname[64];
 	ssize_t len = -ENODATA;
 	size_t i;
 
-	layer_proc_path(dirfd, name, path);
 	for (i = 0; i < sizeof(overlay_prefixes) / sizeof(overlay_prefixes[0]); i++) {
 		snprintf(xname, sizeof(xname), "%s%s", overlay_prefixes[i], key);
-		len = lgetxattr(path, xname, value, size);
+		len = xattrat_get(dirfd, name, xname, value, size);
 		if (len >= 0)
 			return len;
 		len = -errno;
