@@ -226,6 +226,7 @@ static enum op_kind pick_kind(struct rng *r)
 		[OP_LINK] = 4, [OP_SYMLINK] = 3, [OP_CHMOD] = 4, [OP_CHOWN] = 3,
 		[OP_UTIMENS] = 4, [OP_SETXATTR] = 5, [OP_REMOVEXATTR] = 3,
 		[OP_MKFIFO] = 2, [OP_READ] = 4, [OP_STAT] = 3, [OP_READDIR] = 4,
+		[OP_REMOUNT] = 2,
 	};
 	unsigned total = 0, x;
 
@@ -305,6 +306,9 @@ static void fill_op(struct rng *r, const struct pools *p, struct op *op)
 	case OP_STAT:
 		op->path = some_path(r, p, 90);
 		op->flags = nofollow;
+		break;
+	case OP_REMOUNT:
+		op->path = xstrdup(".");        /* the whole union */
 		break;
 	case OP_READDIR:
 		/* "." reads the root through the fd held for the whole run. */

@@ -13,6 +13,7 @@ static const char *const op_names[OP__COUNT] = {
 	[OP_UTIMENS] = "utimens", [OP_SETXATTR] = "setxattr",
 	[OP_REMOVEXATTR] = "removexattr", [OP_MKFIFO] = "mkfifo",
 	[OP_READ] = "read", [OP_STAT] = "stat", [OP_READDIR] = "readdir",
+	[OP_REMOUNT] = "remount",
 };
 
 const char *op_name(enum op_kind k)

@@ -155,6 +155,79 @@ static void forget_everything(void)
 	nanosleep(&pause, NULL);
 }
 
+static void close_roots(struct ctx *c)
+{
+	if (c->a.root >= 0)
+		close(c->a.root);
+	if (c->b.root >= 0)
+		close(c->b.root);
+	c->a.root = c->b.root = -1;
+}
+
+static int unmount_checked(struct ctx *c, const char *mnt)
+{
+	int err = unmount_side(mnt);
+
+	if (err)
+		sb_addf(c->report, "  umount %s: %s\n", mnt, strerror(-err));
+	return err;
+}
+
+/* The tested side, mounted again (its root open), must show every entry
+ * with the number it showed before (BEFORE, inodes_take), as kernel
+ * overlayfs does. */
+static bool numbers_changed(struct ctx *c, const struct strbuf *before)
+{
+	struct strbuf after = { 0 }, d = { 0 };
+	bool differ = true;
+
+	if (inodes_take(c->b.root, &after) == 0) {
+		differ = inodes_diff(sb_str(before), sb_str(&after), &d) > 0;
+		if (differ) {
+			sb_addf(c->report, "  %s mounted again shows other inode numbers:\n%s",
+				c->b.name, sb_str(&d));
+			set_sig(c, "inodes after remount");
+		}
+	}
+	sb_free(&after);
+	sb_free(&d);
+	return differ;
+}
+
+/* OP_REMOUNT: both sides unmounted and mounted again over what they
+ * wrote; each must show the same tree as before, the two the same, and
+ * the tested side its entries with the same inode numbers. */
+static bool remount_differs(struct ctx *c, size_t i)
+{
+	struct strbuf before = { 0 }, heading = { 0 };
+	bool differ = true;
+
+	if (c->cfg->inodes && inodes_take(c->b.root, &before)) {
+		sb_addf(c->report, "  cannot read the inode numbers of %s\n", c->b.name);
+		goto out;
+	}
+	close_roots(c);
+	if (unmount_checked(c, c->a.mnt) | unmount_checked(c, c->b.mnt))
+		goto out;
+	if (mount_layers(c, c->a.kind, c->a.dir, c->a.dir, c->a.mnt))
+		goto out;
+	if (mount_layers(c, c->b.kind, c->b.dir, c->b.dir, c->b.mnt)) {
+		set_sig(c, "mount");
+		unmount_checked(c, c->a.mnt);
+		goto out;
+	}
+	if (open_root(c, &c->a) || open_root(c, &c->b))
+		goto out;
+	if (c->cfg->inodes && numbers_changed(c, &before))
+		goto out;
+	sb_addf(&heading, "after op %zu/%zu `remount`", i + 1, c->tc->ops.n);
+	differ = trees_differ(c, sb_str(&heading), "remount", false);
+out:
+	sb_free(&before);
+	sb_free(&heading);
+	return differ;
+}
+
 static bool op_differs(struct ctx *c, size_t i)
 {
 	const struct op *op = &c->tc->ops.op[i];
@@ -162,6 +235,11 @@ static bool op_differs(struct ctx *c, size_t i)
 	bool differ = false, one_file, tree_links, lazy_copyup;
 
 	heartbeat(c->cfg);
+	if (op->kind == OP_REMOUNT) {
+		if (c->cfg->trace)
+			printf("  op %zu/%zu `remount`\n", i + 1, c->tc->ops.n);
+		return remount_differs(c, i);
+	}
 	one_file = policy_one_file_rename(op, c->a.root, c->b.root);
 	lazy_copyup = policy_open_without_change(op, c->a.root, c->cfg->metacopy);
 	tree_links = policy_tree_rename_links(op, c->a.root);
@@ -197,24 +275,6 @@ static bool op_differs(struct ctx *c, size_t i)
 	sb_free(&rb);
 	sb_free(&head);
 	return differ;
-}
-
-static void close_roots(struct ctx *c)
-{
-	if (c->a.root >= 0)
-		close(c->a.root);
-	if (c->b.root >= 0)
-		close(c->b.root);
-	c->a.root = c->b.root = -1;
-}
-
-static int unmount_checked(struct ctx *c, const char *mnt)
-{
-	int err = unmount_side(mnt);
-
-	if (err)
-		sb_addf(c->report, "  umount %s: %s\n", mnt, strerror(-err));
-	return err;
 }
 
 /* Snapshots the raw lower layers of side b: nothing may ever write them. */
@@ -292,30 +352,15 @@ static bool cross_differs(struct ctx *c, enum fs_kind kind, const char *name,
 	return differ;
 }
 
-/* The tested side mounted again over the upper layer it wrote must show
- * every entry with the number it showed before (BEFORE, inodes_take), as
- * kernel overlayfs does. */
+/* After the sequence: the tested side alone mounted again. */
 static bool remount_changes_numbers(struct ctx *c, const struct strbuf *before)
 {
-	struct strbuf after = { 0 }, d = { 0 };
-	bool differ = true;
-	int root;
+	bool differ;
 
 	if (mount_layers(c, c->b.kind, c->b.dir, c->b.dir, c->b.mnt))
 		return true;
-	root = open(c->b.mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root >= 0 && inodes_take(root, &after) == 0) {
-		differ = inodes_diff(sb_str(before), sb_str(&after), &d) > 0;
-		if (differ) {
-			sb_addf(c->report, "  %s mounted again shows other inode numbers:\n%s",
-				c->b.name, sb_str(&d));
-			set_sig(c, "inodes after remount");
-		}
-	}
-	if (root >= 0)
-		close(root);
-	sb_free(&after);
-	sb_free(&d);
+	differ = open_root(c, &c->b) || numbers_changed(c, before);
+	close_roots(c);
 	if (unmount_checked(c, c->b.mnt))
 		differ = true;
 	return differ;
