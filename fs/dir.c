@@ -263,6 +263,7 @@ static int new_entry_node(struct ufs *u, struct node *dir, const char *name, str
 					  : ufs_vino(u, u->layers[u->upper].dev, st->st_ino);
 	node->vino_below = ne->kind == NEW_LINK && ne->link_src->vino_below;
 	node->vino_kept = ne->kind == NEW_LINK && ne->link_src->vino_kept;
+	node->origin_path = ne->kind == NEW_LINK && ne->link_src->origin_path;
 	protattr_none(node);    /* new, or a name of a file that has none */
 	if (S_ISDIR(type)) {
 		if (node_dl_set_single(node, u->upper) < 0) {

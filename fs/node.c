@@ -235,7 +235,7 @@ char *node_path(const struct node *node)
 
 void node_keep_number(struct node *node)
 {
-	node->vino_kept |= node->vino_below;
+	node->vino_kept |= node->vino_below && !node->origin_path;
 }
 
 bool node_is_dir(const struct node *node)

@@ -45,8 +45,13 @@ struct node {
 	bool vino_kept;           /* [tree] vino would not come back from the
 				   * layers if the node were built again (a copy
 				   * without a recorded origin, a copy moved or
-				   * linked since): the node is never freed while
-				   * in the tree (evict.c) */
+				   * linked since without a recorded origin path):
+				   * the node is never freed while in the tree
+				   * (evict.c) */
+	bool origin_path;         /* [tree] its upper copy is known to record
+				   * where its lower entry lies (origin.c): a
+				   * number from below comes back from there,
+				   * wherever the copy moves */
 	uint64_t id;              /* directories: unique, never reused (dircache key) */
 
 	/* directories */
@@ -109,10 +114,11 @@ void node_free_view(struct node *dir);
 void node_keep_removed_attr(struct node *dir, const struct stat *was);
 /* Free NODE and everything below it, held by the kernel or not (unmount). */
 void node_free_tree(struct node *node);
-/* NODE moved, or took a second name: a number it had below might not come
- * back from the layers (origin.c finds the lower entry of a moved copy by
- * the path its copy-up recorded, which a copy overlayfs made lacks), so the
- * node keeps it and stays in the tree. [tree exclusive] */
+/* NODE moved, or took a second name: a number it had below comes back from
+ * the layers only by the path its copy-up recorded (origin.c), which a copy
+ * overlayfs made lacks, and which one settled by its name was not read
+ * for: without it known, the node keeps its number and stays in the tree.
+ * [tree exclusive] */
 void node_keep_number(struct node *node);
 
 struct node *view_find(struct node *dir, const char *name);

@@ -111,10 +111,10 @@ static char *entry_layer_path(struct node *node, int layer)
 }
 
 /* Record, on the copy NAME of DIRFD of NODE, where the lower entry it came
- * from lies in LAYER. The path only helps find that entry again: where it
- * does not fit (longer than ORIGIN_PATH_RECORDED_MAX, or than the upper
- * filesystem takes in an xattr), the copy goes without it, as one
- * overlayfs made. */
+ * from lies in LAYER: 1, and NODE->origin_path set. The path only helps
+ * find that entry again: where it does not fit (longer than
+ * ORIGIN_PATH_RECORDED_MAX, or than the upper filesystem takes in an
+ * xattr), the copy goes without it, as one overlayfs made: 0. */
 static int origin_record_path(struct node *node, int layer, int dirfd, const char *name)
 {
 	char *path = entry_layer_path(node, layer);
@@ -122,12 +122,16 @@ static int origin_record_path(struct node *node, int layer, int dirfd, const cha
 
 	if (!path)
 		return -ENOMEM;
-	if (strlen(path) <= ORIGIN_PATH_RECORDED_MAX)
-		err = overlay_xattr_set(dirfd, name, ORIGIN_PATH_KEY, path, strlen(path));
+	err = strlen(path) <= ORIGIN_PATH_RECORDED_MAX
+		      ? overlay_xattr_set(dirfd, name, ORIGIN_PATH_KEY, path, strlen(path))
+		      : -E2BIG;
 	free(path);
 	if (err == -EOPNOTSUPP || err == -E2BIG || err == -ENOSPC || err == -ERANGE)
 		return 0;
-	return err;
+	if (err < 0)
+		return err;
+	node->origin_path = true;
+	return 1;
 }
 
 int origin_record(struct ufs *u, struct node *node, const struct at *src, int dirfd,
@@ -316,7 +320,10 @@ static bool origin_found_recorded(struct ufs *u, struct node *e, int upperfd,
 	if (path_len <= 0 || memchr(path, '\0', (size_t)path_len))
 		return false;
 	path[path_len] = '\0';
-	return origin_found_at_path(u, e, path, stored, len, layer, ino);
+	if (!origin_found_at_path(u, e, path, stored, len, layer, ino))
+		return false;
+	e->origin_path = true;
+	return true;
 }
 
 static void settle_at(struct ufs *u, struct node *e, int layer, ino_t ino)
@@ -481,5 +488,5 @@ int origin_keep_for_move(struct ufs *u, struct node *dir)
 		err = origin_record_path(dir, layer, up.dirfd, up.name);
 out:
 	at_close(u, &up);
-	return err == -EOPNOTSUPP ? 0 : err;
+	return err == -EOPNOTSUPP || err > 0 ? 0 : err;
 }

@@ -15,10 +15,10 @@ struct at;
 
 /* Record on the entry NAME of DIRFD (the copy of NODE, not yet in place)
  * that it was copied from SRC, NODE's entry in its layer NODE->top, and,
- * for a non-directory, where that lies in the layer: 1. Nothing is
- * recorded, and 0 returned, where the lower filesystem gives no file
- * handles or the upper one takes no such xattr; -errno on other failures.
- * [tree] */
+ * for a non-directory, where that lies in the layer (NODE->origin_path
+ * then set): 1. Nothing is recorded, and 0 returned, where the lower
+ * filesystem gives no file handles or the upper one takes no such xattr;
+ * -errno on other failures. [tree] */
 int origin_record(struct ufs *u, struct node *node, const struct at *src, int dirfd,
 		  const char *name);
 /* DIR, a directory of a tree copied up whole to move, in the upper layer

@@ -88,28 +88,27 @@ Test(evict, entries_copied_up_during_the_mount_are_freed_and_keep_their_inode_nu
 	free(before_ino);
 }
 
-/* A number a view built again would not give back stays with its node:
- * that of a copy moved since its copy-up (its origin matches no entry of
- * its new name below)... */
-Test(evict, a_copied_up_file_renamed_stays_with_its_inode_number)
+/* A copy moved since its copy-up in this mount is found again where its
+ * copy-up recorded it was (origin.c): freed, it comes back with its
+ * number... */
+Test(evict, a_copied_up_file_renamed_is_freed_and_keeps_its_inode_number)
 {
 	struct fx *fx = fx_new(2);
-	struct node *sub;
+	struct node *d;
 	ino_t ino;
 
 	build_changed_tree(fx);
 	cr_assert_eq(u_open_write(fx, "d/sub/x", O_WRONLY | O_APPEND, "+"), 0);
 	ino = u_stat(fx, "d/sub/x").st_ino;
 	cr_assert_eq(u_rename(fx, "d/sub/x", "d/sub/z", 0), 0);
-	sub = u_lookup(fx, "d/sub");
+	d = u_lookup(fx, "d");
 	fx_forget_all(fx);
 	ufs_evict_views(fx->u);
-	cr_assert(atomic_load(&sub->view_built), "d/sub/z keeps its lower st_ino: it stays");
+	cr_assert_not(atomic_load(&d->view_built), "d/sub/z's number comes back: d goes");
 	cr_assert_eq(u_stat(fx, "d/sub/z").st_ino, ino);
 }
 
-/* ... that of a file with a second name (origin.c gives neither name the
- * number below)... */
+/* ... and so do the names of a file given a second one... */
 Test(evict, a_copied_up_file_given_a_second_name_stays_with_its_inode_number)
 {
 	struct fx *fx = fx_new(2);
@@ -128,10 +127,14 @@ Test(evict, a_copied_up_file_given_a_second_name_stays_with_its_inode_number)
 	cr_assert_eq(u_stat(fx, "d/c2").st_ino, ino);
 }
 
-/* ... that of a file copied up in an earlier mount, renamed in this one... */
+/* ... but a number that might not come back stays with its node: that of
+ * a file copied up in an earlier mount (its number came from the name it
+ * held, and whether it records a path was not read), renamed in this
+ * one... */
 Test(evict, a_file_copied_up_before_the_mount_renamed_stays_with_its_inode_number)
 {
 	struct fx *fx = fx_new(2);
+	struct node *d;
 	ino_t ino;
 
 	build_changed_tree(fx);
@@ -140,12 +143,15 @@ Test(evict, a_file_copied_up_before_the_mount_renamed_stays_with_its_inode_numbe
 	ino = u_stat(fx, "d/c").st_ino;
 	cr_assert_neq(ino, real_stat(fx, "upper/d/c").st_ino, "the number it had below");
 	cr_assert_eq(u_rename(fx, "d/c", "d/c-moved", 0), 0);
+	d = u_lookup(fx, "d");
 	fx_forget_all(fx);
 	ufs_evict_views(fx->u);
+	cr_assert(atomic_load(&d->view_built), "d/c-moved keeps its lower st_ino: it stays");
 	cr_assert_eq(u_stat(fx, "d/c-moved").st_ino, ino);
 }
 
-/* ... and those of a directory moved with what it holds. */
+/* ... while a directory moved with what it holds, copied up whole, records
+ * where everything in it was: their numbers come back. */
 Test(evict, a_moved_directory_keeps_the_inode_numbers_of_its_entries)
 {
 	struct fx *fx = fx_new(2);
