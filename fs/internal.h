@@ -26,6 +26,9 @@ int at_open_dir(struct ufs *u, struct node *dir, int layer, int flags, int *fd);
  * the root): below its parent, unless an overlayfs redirect put it
  * elsewhere. NULL on ENOMEM. [tree] */
 char *node_layer_path(struct node *dir, int layer);
+/* Where the name NAME below directory DIR lies in LAYER. NULL on ENOMEM.
+ * [tree] */
+char *node_layer_path_below(struct node *dir, int layer, const char *name);
 void at_close(struct ufs *u, struct at *at);
 
 bool ufs_is_upper(const struct ufs *u, int layer);

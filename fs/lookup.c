@@ -15,7 +15,6 @@
 
 char *node_layer_path(struct node *dir, int layer)
 {
-	char *parent, *path;
 	uint16_t i;
 
 	if (!dir->parent)
@@ -23,12 +22,18 @@ char *node_layer_path(struct node *dir, int layer)
 	for (i = 0; dir->dl_path && i < dir->ndl; i++)
 		if (dir->dl[i] == layer && dir->dl_path[i])
 			return strdup(dir->dl_path[i]);
-	parent = node_layer_path(dir->parent, layer);
+	return node_layer_path_below(dir->parent, layer, dir->name);
+}
+
+char *node_layer_path_below(struct node *dir, int layer, const char *name)
+{
+	char *parent = node_layer_path(dir, layer), *path;
+
 	if (!parent)
 		return NULL;
 	if (strcmp(parent, ".") == 0)
-		path = strdup(dir->name);
-	else if (asprintf(&path, "%s/%s", parent, dir->name) < 0)
+		path = strdup(name);
+	else if (asprintf(&path, "%s/%s", parent, name) < 0)
 		path = NULL;
 	free(parent);
 	return path;
@@ -170,22 +175,12 @@ static void redirect_walk_way(int layerfd, const char *path, struct redirect_way
  * path in that layer. */
 static char *redirect_path_in(struct node *dir, int j, const char *redirect)
 {
-	char *parent, *path;
-
 	if (redirect[0] == '/') {
 		while (*redirect == '/')
 			redirect++;
 		return strdup(*redirect ? redirect : ".");
 	}
-	parent = node_layer_path(dir->parent, j);
-	if (!parent)
-		return NULL;
-	if (strcmp(parent, ".") == 0)
-		path = strdup(redirect);
-	else if (asprintf(&path, "%s/%s", parent, redirect) < 0)
-		path = NULL;
-	free(parent);
-	return path;
+	return node_layer_path_below(dir->parent, j, redirect);
 }
 
 /* overlayfs refuses a redirect that could climb: a relative one is one

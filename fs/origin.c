@@ -33,8 +33,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,17 +95,8 @@ static int origin_encode(int dirfd, const char *name, const unsigned char uuid[1
  * parent's path there (an overlayfs redirect). NULL on ENOMEM. */
 static char *entry_layer_path(struct node *node, int layer)
 {
-	char *dir, *path = NULL;
-
-	if (node_is_dir(node))
-		return node_layer_path(node, layer);
-	dir = node_layer_path(node->parent, layer);
-	if (dir && strcmp(dir, ".") == 0)
-		path = strdup(node->name);
-	else if (dir && asprintf(&path, "%s/%s", dir, node->name) < 0)
-		path = NULL;
-	free(dir);
-	return path;
+	return node_is_dir(node) ? node_layer_path(node, layer)
+				 : node_layer_path_below(node->parent, layer, node->name);
 }
 
 /* Record, on the copy NAME of DIRFD of NODE, where the lower entry it came
