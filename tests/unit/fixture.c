@@ -677,6 +677,18 @@ int u_rename(struct fx *fx, const char *from, const char *to, unsigned int flags
 	return ufs_rename(fx->u, dir, base, newdir, newbase, flags);
 }
 
+int u_link(struct fx *fx, const char *from, const char *to)
+{
+	const char *base;
+	struct node *dir = u_parent(fx, to, &base), *out;
+	struct stat st;
+	int err = ufs_link(fx->u, u_lookup(fx, from), dir, base, &out, &st);
+
+	if (!err)
+		fx_keep(fx, out);
+	return err;
+}
+
 int u_open_write(struct fx *fx, const char *path, int flags, const char *data)
 {
 	struct handle *h;

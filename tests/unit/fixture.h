@@ -100,6 +100,7 @@ int u_mkdir(struct fx *fx, const char *path);
 int u_unlink(struct fx *fx, const char *path);
 int u_rmdir(struct fx *fx, const char *path);
 int u_rename(struct fx *fx, const char *from, const char *to, unsigned int flags);
+int u_link(struct fx *fx, const char *from, const char *to);   /* the new name kept */
 int u_open_write(struct fx *fx, const char *path, int flags, const char *data);
 
 #endif

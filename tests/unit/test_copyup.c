@@ -199,13 +199,10 @@ Test(copyup, setxattr_copies_up_keeping_other_xattrs)
 Test(copyup, link_copies_up_and_shares_the_inode)
 {
 	struct fx *fx = fx_new(1);
-	struct node *out;
-	struct stat st;
 
 	put_rich_file(fx);
 	fx_mount(fx);
-	cr_assert_eq(ufs_link(fx->u, u_lookup(fx, "d/f"), u_lookup(fx, "d"), "g", &out, &st), 0);
-	fx_keep(fx, out);
+	cr_assert_eq(u_link(fx, "d/f", "d/g"), 0);
 	check_copied(fx, "data");
 	cr_assert_eq(real_stat(fx, "upper/d/g").st_ino, real_stat(fx, "upper/d/f").st_ino);
 	cr_assert_eq(real_stat(fx, "upper/d/f").st_nlink, 2);
@@ -355,7 +352,6 @@ Test(copyup, lower_layers_are_never_written)
 {
 	struct fx *fx = fx_new(2);
 	struct stat attr = { .st_mode = 0600, .st_size = 1 }, out;
-	struct node *n;
 	char *l0, *l1;
 
 	put_file(fx, "l0/f", "f");
@@ -375,8 +371,7 @@ Test(copyup, lower_layers_are_never_written)
 	cr_assert_eq(ufs_setattr(fx->u, u_lookup(fx, "t"), &attr, UFS_SET_SIZE, -1, &out), 0);
 	cr_assert_eq(ufs_setxattr(fx->u, u_lookup(fx, "h"), "user.b", "2", 1, 0), 0);
 	cr_assert_eq(ufs_removexattr(fx->u, u_lookup(fx, "f"), "user.a"), 0);
-	cr_assert_eq(ufs_link(fx->u, u_lookup(fx, "h"), fx->u->root, "h2", &n, &out), 0);
-	fx_keep(fx, n);
+	cr_assert_eq(u_link(fx, "h", "h2"), 0);
 	cr_assert_eq(u_rename(fx, "d", "d2", 0), 0);
 	cr_assert_eq(u_rename(fx, "e/z", "z", 0), 0);
 	cr_assert_eq(u_rmdir(fx, "e"), 0);
@@ -392,13 +387,10 @@ Test(copyup, lower_layers_are_never_written)
 Test(copyup, link_then_write_through_one_name_shows_in_the_other)
 {
 	struct fx *fx = fx_new(1);
-	struct node *out;
-	struct stat st;
 
 	put_file(fx, "l0/a", "old");
 	fx_mount(fx);
-	cr_assert_eq(ufs_link(fx->u, u_lookup(fx, "a"), fx->u->root, "b", &out, &st), 0);
-	fx_keep(fx, out);
+	cr_assert_eq(u_link(fx, "a", "b"), 0);
 	cr_assert_eq(u_open_write(fx, "b", O_WRONLY | O_TRUNC, "new"), 0);
 	cr_assert_str_eq(u_read(fx, "a"), "new");
 	cr_assert_eq(u_unlink(fx, "a"), 0);

@@ -42,18 +42,6 @@ static int u_truncate(struct fx *fx, const char *path)
 	return ufs_setattr(fx->u, u_lookup(fx, path), &attr, UFS_SET_SIZE, -1, &out);
 }
 
-static int u_link(struct fx *fx, const char *from, const char *to)
-{
-	const char *base;
-	struct node *dir = u_parent(fx, to, &base), *out;
-	struct stat st;
-	int err = ufs_link(fx->u, u_lookup(fx, from), dir, base, &out, &st);
-
-	if (!err)
-		fx_keep(fx, out);
-	return err;
-}
-
 static int u_setxattr(struct fx *fx, const char *path)
 {
 	return ufs_setxattr(fx->u, u_lookup(fx, path), "user.tag", "x", 1, 0);
