@@ -401,8 +401,11 @@ static int rename_find(struct ufs *u, struct rename_op *op, unsigned int flags)
 	if (op->dst && op->dst->type && (op->dst == op->src ||
 	    (!node_is_dir(op->src) && op->dst->vino == op->src->vino)))
 		return 1;
-	if (op->dst && op->dst->type && node_is_dir(op->dst) && !(flags & RENAME_EXCHANGE))
-		return ufs_dir_empty(u, op->dst);
+	if (op->dst && op->dst->type && node_is_dir(op->dst) && !(flags & RENAME_EXCHANGE)) {
+		err = ufs_dir_empty(u, op->dst);
+		if (err)
+			return err;
+	}
 	return rename_protattr(u, op);
 }
 

@@ -110,6 +110,23 @@ Test(protattr, an_immutable_directory_takes_no_new_or_removed_entry)
 	cr_assert_str_eq(u_list(fx, "d"), "f");
 }
 
+/* A directory renamed over an empty one removes it: not an immutable one,
+ * nor one in an immutable directory. */
+Test(protattr, an_empty_directory_renamed_over_keeps_its_flags)
+{
+	struct fx *fx = fx_new(1);
+
+	put_dir(fx, "l0/src");
+	put_dir(fx, "l0/empty");
+	put_dir(fx, "l0/d/sub");
+	fx_mount(fx);
+	u_chattr(fx, "empty", FS_IMMUTABLE_FL, 0);
+	u_chattr(fx, "d", FS_IMMUTABLE_FL, 0);
+	cr_assert_eq(u_rename(fx, "src", "empty", 0), -EPERM);
+	cr_assert_eq(u_rename(fx, "src", "d/sub", 0), -EPERM);
+	cr_assert_str_eq(u_list(fx, ""), "d empty src");
+}
+
 Test(protattr, an_append_only_directory_takes_new_entries_and_loses_none)
 {
 	struct fx *fx = fx_new(1);
